@@ -26,8 +26,8 @@ _RB = 0x87  # the constant of the CMAC subkey doubling in GF(2^128)
 _EMPTY = np.zeros(0, dtype=np.uint8)
 _LANE = np.arange(BLOCK)
 # Row r keeps the first r bytes of a block, and puts the 0x80 pad byte at byte r.
-_KEEP = np.where(_LANE < np.arange(BLOCK + 1)[:, None], 0xFF, 0).astype(np.uint8)
-_PAD = np.where(_LANE == np.arange(BLOCK + 1)[:, None], 0x80, 0).astype(np.uint8)
+_KEEP = np.where(np.arange(BLOCK + 1)[:, None] > _LANE, 0xFF, 0).astype(np.uint8)
+_PAD = np.where(np.arange(BLOCK + 1)[:, None] == _LANE, 0x80, 0).astype(np.uint8)
 
 
 def _ecb(key: bytes, blocks: np.ndarray) -> np.ndarray:
@@ -56,10 +56,14 @@ def to_binary(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Canonical bytes of each value: UTF-8 for text, Arrow's text form for others."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-        if not (pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)):
-            values = pc.cast(values, pa.string())
+    kind = values.type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_binary(kind)):
+        values = pc.cast(values, pa.string())
     return pc.cast(values, pa.large_binary())
+
+
+def _is_binary(kind: pa.DataType) -> bool:
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
 
 
 def aes_cmac(key: bytes, messages: pa.Array) -> np.ndarray:
