@@ -1,0 +1,55 @@
+"""Canonical JSON: the one byte form that is hashed, signed and exported.
+
+Sorted keys, compact separators, UTF-8, and no floats anywhere: money is integer
+minor units and decimals (an epsilon such as ``"0.5"``) travel as strings, so the
+same value always gives the same bytes on every platform.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from contracts.errors import NotCanonical
+
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+)
+_SCALARS = (str, int, bool, type(None))
+
+
+def canonical_json(value: Any) -> bytes:
+    """Return the canonical UTF-8 JSON bytes of ``value``; refuse floats and odd types."""
+    _check(value, "$")
+    return _ENCODER.encode(value).encode("utf-8")
+
+
+def _check(value: Any, path: str) -> None:
+    kind = type(value)
+    if kind in _SCALARS:
+        return
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise NotCanonical(
+                    f"canonical JSON keys must be strings; {path} has key {key!r}", path=path
+                )
+            _check(item, f"{path}.{key}")
+        return
+    if kind is list or kind is tuple:
+        for position, item in enumerate(value):
+            _check(item, f"{path}[{position}]")
+        return
+    if isinstance(value, float):
+        raise NotCanonical(
+            f"floats are not allowed in canonical JSON ({path} = {value!r}); "
+            "pass money as integer minor units and decimals as strings such as '0.5'",
+            path=path,
+        )
+    if isinstance(value, (str, int)):  # str or int subclasses such as StrEnum / IntEnum
+        return
+    raise NotCanonical(
+        f"{path} has type {kind.__name__}, which canonical JSON does not encode; "
+        "convert it to str, int, bool, None, list or dict first",
+        path=path,
+    )

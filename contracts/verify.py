@@ -1,0 +1,263 @@
+"""Offline audit of a ledger export: hashes, tree heads, double entry, splits.
+
+An auditor needs only the export (JSON lines from :meth:`Ledger.export_lines`)
+and the exchange's Ed25519 public key. Every leaf is hashed again, the Merkle
+root is rebuilt and compared with the signed tree head and with every checkpoint
+or trusted head, each transaction must balance and each split must equal
+``split(amount, shares_bp)``. The report names the first entry that fails.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from hashlib import sha256
+from typing import Any
+
+from contracts.errors import ContractError, VerificationError
+from contracts.heads import PublicKeyLike, SignedTreeHead, load_public_key, public_key_bytes
+from contracts.ledger import DEFAULT_CURRENCY, TRANSACTION_TYPE, check_postings, postings_from_entry
+from contracts.log import EXPORT_FORMAT, EXPORT_VERSION, entry_line_prefix
+from contracts.merkle import MerkleTree
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """What an audit found; ``ok`` only if every check passed."""
+
+    ok: bool
+    entries_checked: int
+    first_failing_index: int | None
+    reason: str | None
+    root_hex: str
+    tree_size: int
+    balances: dict[str, int] = field(default_factory=dict)
+    balances_by_currency: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def raise_for_failure(self) -> None:
+        """Raise VerificationError with the reason when the audit failed."""
+        if not self.ok:
+            raise VerificationError(
+                f"ledger export failed verification: {self.reason}",
+                first_failing_index=self.first_failing_index,
+            )
+
+
+class _Findings:
+    """Keeps the first failure of each class; entry failures are kept in index order."""
+
+    def __init__(self) -> None:
+        self.head: str | None = None
+        self.entry: tuple[int, str] | None = None
+        self.tree: tuple[int | None, str] | None = None
+
+    def bad_head(self, reason: str) -> None:
+        self.head = self.head or reason
+
+    def bad_entry(self, index: int, reason: str) -> None:
+        if self.entry is None:
+            self.entry = (index, reason)
+
+    def bad_tree(self, index: int | None, reason: str) -> None:
+        self.tree = self.tree or (index, reason)
+
+    def first(self) -> tuple[int | None, str | None]:
+        if self.head:
+            return None, self.head
+        return self.entry or self.tree or (None, None)
+
+
+def _reject_float(text: str) -> Any:
+    raise ValueError(f"float {text} in a ledger entry (money and decimals must not be floats)")
+
+
+_DECODE = json.JSONDecoder(parse_float=_reject_float, parse_constant=_reject_float).decode
+
+
+def verify_export(
+    lines: Iterable[str],
+    public_key: PublicKeyLike,
+    *,
+    trusted_heads: Iterable[SignedTreeHead] = (),
+) -> VerificationReport:
+    """Verify an export; ``trusted_heads`` are heads the auditor kept from earlier audits."""
+    key = load_public_key(public_key)
+    findings = _Findings()
+    stream = _strip(lines)
+    head, checkpoints, first_entry = _read_preamble(stream, key, findings)
+    if head is None:
+        return _report(findings, 0, b"", 0, {})
+    hashes, balances, count = _scan_entries(first_entry, stream, findings)
+    tree = MerkleTree.from_leaf_hashes(hashes)
+    _check_size_and_roots(tree, head, count, checkpoints, trusted_heads, key, findings)
+    root = tree.root(min(head.size, count))
+    return _report(findings, count, root, head.size, balances)
+
+
+def _strip(lines: Iterable[str]) -> Iterator[str]:
+    for line in lines:
+        yield line.rstrip("\r\n")
+
+
+def _read_preamble(
+    stream: Iterator[str], key: Any, findings: _Findings
+) -> tuple[SignedTreeHead | None, list[SignedTreeHead], str | None]:
+    try:
+        header = json.loads(next(stream))
+        if header.get("format") != EXPORT_FORMAT or header.get("version") != EXPORT_VERSION:
+            raise VerificationError(f"not a {EXPORT_FORMAT} version {EXPORT_VERSION} header")
+        head = SignedTreeHead.from_json(header.get("tree_head"))
+    except StopIteration:
+        findings.bad_head("the export is empty: no header line")
+        return None, [], None
+    except (ValueError, AttributeError, VerificationError) as exc:
+        findings.bad_head(f"the first line is not a valid export header: {exc}")
+        return None, [], None
+    if not head.verify(key):
+        signer = header.get("public_key", "?")
+        hint = "" if signer == public_key_bytes(key).hex() else f" (header names key {signer})"
+        findings.bad_head(f"the signature of the tree head (size {head.size}) is invalid{hint}")
+    checkpoints: list[SignedTreeHead] = []
+    for line in stream:
+        if not line.startswith('{"checkpoint"'):
+            return head, checkpoints, line
+        try:
+            checkpoints.append(SignedTreeHead.from_json(json.loads(line)["checkpoint"]))
+        except (ValueError, KeyError, VerificationError) as exc:
+            findings.bad_head(f"checkpoint line {len(checkpoints)} is malformed: {exc}")
+    return head, checkpoints, None
+
+
+def _scan_entries(
+    first: str | None, stream: Iterator[str], findings: _Findings
+) -> tuple[bytearray, dict[str, dict[str, int]], int]:
+    """Hash every leaf and check every entry line; the hot loop of an audit."""
+    hashes = bytearray()
+    balances: dict[str, dict[str, int]] = {}
+    if first is None:
+        return hashes, balances, 0
+    seq = 0
+    for line in _chain(first, stream):
+        try:
+            wrapper = _DECODE(line)
+            line_seq, claimed, entry = wrapper["seq"], wrapper["leaf_hash"], wrapper["entry"]
+            prefix = entry_line_prefix(line_seq, claimed)
+        except (ValueError, KeyError, TypeError) as exc:
+            findings.bad_entry(seq, f"entry {seq}: the line is not a valid entry line ({exc})")
+            hashes += sha256(b"\x00" + line.encode("utf-8")).digest()
+            seq += 1
+            continue
+        if line.startswith(prefix) and line[-1] == "}":
+            digest = sha256(b"\x00" + line[len(prefix) : -1].encode("utf-8")).digest()
+        else:
+            findings.bad_entry(seq, f"entry {seq}: the line does not follow the export layout")
+            digest = sha256(b"\x00" + line.encode("utf-8")).digest()
+        hashes += digest
+        if line_seq != seq:
+            findings.bad_entry(
+                seq,
+                f"entry {seq}: the line says seq {line_seq!r} "
+                "(an entry was deleted, inserted or reordered)",
+            )
+        elif digest.hex() != claimed:
+            findings.bad_entry(seq, f"entry {seq}: its content does not match its leaf hash")
+        _check_entry(seq, entry, balances, findings)
+        seq += 1
+    return hashes, balances, seq
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+def _check_entry(
+    seq: int, entry: Any, balances: dict[str, dict[str, int]], findings: _Findings
+) -> None:
+    """Type, double entry and split exactness of one entry; add its postings to balances."""
+    if type(entry) is not dict or type(entry.get("type")) is not str:
+        findings.bad_entry(seq, f"entry {seq}: an entry is a JSON object with a string 'type'")
+        return
+    if entry["type"] != TRANSACTION_TYPE:
+        return
+    try:
+        postings = postings_from_entry(entry.get("postings"))
+        check_postings(entry.get("id"), entry.get("kind"), postings, entry.get("meta") or {})
+    except ContractError as exc:
+        findings.bad_entry(seq, f"entry {seq}: {exc.message}")
+        return
+    for account, amount, currency in postings:
+        accounts = balances.setdefault(currency, {})
+        accounts[account] = accounts.get(account, 0) + amount
+
+
+def _check_size_and_roots(
+    tree: MerkleTree,
+    head: SignedTreeHead,
+    count: int,
+    checkpoints: list[SignedTreeHead],
+    trusted_heads: Iterable[SignedTreeHead],
+    key: Any,
+    findings: _Findings,
+) -> None:
+    """Entry count against the signed size, then every root against the rebuilt tree."""
+    if count < head.size:
+        findings.bad_entry(
+            count,
+            f"entry {count}: missing; the signed tree head covers {head.size} entries "
+            f"but the export has {count} (truncated)",
+        )
+    elif count > head.size:
+        findings.bad_entry(
+            head.size,
+            f"entry {head.size}: not covered by the signed tree head of size {head.size} "
+            f"(the export has {count} entries)",
+        )
+    for label, other in [("checkpoint", c) for c in checkpoints] + [
+        ("trusted head", t) for t in trusted_heads
+    ]:
+        if not other.verify(key):
+            findings.bad_head(f"the signature of the {label} of size {other.size} is invalid")
+        elif other.size > min(count, head.size):
+            findings.bad_head(
+                f"the {label} of size {other.size} is beyond the export's {count} entries"
+            )
+        elif tree.root(other.size) != other.root:
+            findings.bad_tree(
+                None,
+                f"the {label} of size {other.size} does not match the root of the first "
+                f"{other.size} entries: an entry before index {other.size} was changed",
+            )
+    if count >= head.size and tree.root(head.size) != head.root:
+        findings.bad_tree(
+            None,
+            f"the root of the {head.size} entries does not match the signed tree head "
+            "(entries and leaf hashes were rewritten consistently)",
+        )
+
+
+def _report(
+    findings: _Findings,
+    count: int,
+    root: bytes,
+    size: int,
+    balances: dict[str, dict[str, int]],
+) -> VerificationReport:
+    index, reason = findings.first()
+    by_currency = {
+        currency: dict(sorted(accounts.items())) for currency, accounts in balances.items()
+    }
+    for currency, accounts in by_currency.items():
+        if sum(accounts.values()) and reason is None:
+            index, reason = None, f"balances in {currency} do not sum to zero"
+    return VerificationReport(
+        ok=reason is None,
+        entries_checked=count,
+        first_failing_index=index,
+        reason=reason,
+        root_hex=root.hex(),
+        tree_size=size,
+        balances=by_currency.get(DEFAULT_CURRENCY, {}),
+        balances_by_currency=by_currency,
+    )
