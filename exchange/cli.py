@@ -1,17 +1,100 @@
-"""The ``datalease`` command line."""
+"""The ``datalease`` command line: serve, accounts, verify-ledger, generate, demo."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import typer
 
 app = typer.Typer(help="datalease: desensitize and lease smart-city data.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Manage accounts (operator).", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
 
 
 @app.callback()
 def main() -> None:
     """datalease: desensitize and lease smart-city data."""
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="interface to listen on"),
+    port: int = typer.Option(8000, help="TCP port"),
+    workers: int = typer.Option(1, min=1, help="worker processes (use PostgreSQL for >1)"),
+) -> None:
+    """Run the HTTP API with uvicorn; settings come from DATALEASE_* variables."""
+    import uvicorn
+
+    from exchange.main import app_from_env
+    from exchange.settings import Settings
+
+    settings = Settings()
+    if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
+        typer.echo("several workers need PostgreSQL: set DATALEASE_DATABASE_URL", err=True)
+        raise typer.Exit(2)
+    app_from_env().state.exchange.close()  # migrate and create keys once, before workers fork
+    uvicorn.run(
+        "exchange.main:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@accounts_app.command("create")
+def accounts_create(
+    role: str = typer.Option(..., help="provider, buyer, auditor or operator"),
+    name: str = typer.Option(..., help="display name"),
+    organisation: str = typer.Option("", help="organisation shown in transparency reports"),
+) -> None:
+    """Create an account and print its API key (shown once)."""
+    from exchange.context import Exchange
+    from exchange.errors import ExchangeError
+    from exchange.services.accounts import create_account
+    from exchange.settings import Settings
+
+    exchange = Exchange.open(Settings())
+    try:
+        with exchange.sessions() as session:
+            issued = create_account(session, name=name, role=role, organisation=organisation)
+            exchange.log.record(
+                session,
+                "account_created",
+                actor="cli",
+                account=issued.account.id,
+                role=issued.account.role,
+            )
+            session.commit()
+    except ExchangeError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        exchange.close()
+    typer.echo(
+        json.dumps(
+            {"id": issued.account.id, "role": issued.account.role, "api_key": issued.api_key}
+        )
+    )
+
+
+@app.command("verify-ledger")
+def verify_ledger(
+    export: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON lines export"),
+    public_key: str = typer.Option(..., "--public-key", help="PEM file, or 64 hex characters"),
+) -> None:
+    """Verify an exported ledger offline: hashes, signed heads, balance and splits."""
+    from contracts import verify_export
+
+    key_path = Path(public_key)
+    key: str | bytes = key_path.read_bytes() if key_path.exists() else public_key
+    with export.open(encoding="utf-8") as fh:
+        report = verify_export(fh, key)
+    typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @app.command()
@@ -32,6 +115,17 @@ def generate(
         raise typer.BadParameter(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
     path = out or Path(f"{table}.{fmt or 'csv'}")
     typer.echo(write(table, rows, path, seed, fmt=fmt, encoding=encoding))
+
+
+@app.command()
+def demo(
+    rows: int = typer.Option(5000, min=100, help="citizens in the example dataset"),
+    data_dir: Path | None = typer.Option(None, help="keep the demo's data here"),
+) -> None:
+    """Walk the whole exchange over HTTP as provider, buyer and auditor."""
+    from exchange.demo import run_demo
+
+    sys.exit(run_demo(rows=rows, data_dir=data_dir))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""HTTP layer: dependencies, error handlers, idempotency, and one route module per resource."""

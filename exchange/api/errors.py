@@ -1,0 +1,63 @@
+"""Map every domain error to a clear 4xx JSON body: {"error": {"code", "message"}}."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from contracts.errors import ContractError
+from desensitize.errors import BudgetExceeded, DesensitizeError
+from exchange.errors import ExchangeError
+
+log = logging.getLogger("datalease")
+
+
+def error_body(status: int, code: str, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, object]]:
+    # Pydantic echoes the offending input back; that input may be personal data, so drop it.
+    return [
+        {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": err.get("type")}
+        for err in exc.errors()
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ExchangeError)
+    async def _exchange(_: Request, exc: ExchangeError) -> JSONResponse:
+        return error_body(exc.status_code, exc.code, exc.message)
+
+    @app.exception_handler(BudgetExceeded)
+    async def _budget(_: Request, exc: BudgetExceeded) -> JSONResponse:
+        return error_body(409, "budget_exceeded", str(exc))
+
+    @app.exception_handler(DesensitizeError)
+    async def _desensitize(_: Request, exc: DesensitizeError) -> JSONResponse:
+        return error_body(422, "invalid_policy", str(exc))
+
+    @app.exception_handler(ContractError)
+    async def _contract(_: Request, exc: ContractError) -> JSONResponse:
+        return error_body(409, "contract", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = _validation_details(exc)
+        first = details[0] if details else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
+        return error_body(422, "invalid", f"{where}: {first['msg']}", details=details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_body(exc.status_code, "http", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Log the type and route only: exception text may quote data.
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return error_body(500, "internal", "internal error; the request was not applied")

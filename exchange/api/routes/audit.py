@@ -1,0 +1,101 @@
+"""Auditor endpoints (read-only) and the public transparency report."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from exchange.api.deps import AuditorAccount, ExchangeDep, SessionDep
+from exchange.services import audit
+
+router = APIRouter(prefix="/v1", tags=["audit"])
+
+
+@router.get("/audit/head", summary="The signed tree head of the verifiable log")
+def head(_: AuditorAccount, exchange: ExchangeDep) -> dict[str, Any]:
+    return {**exchange.log.head().to_json(), "public_key_pem": exchange.signer.public_pem}
+
+
+@router.get("/ledger/public-key", summary="The Ed25519 key that signs tree heads (public)")
+def public_key(exchange: ExchangeDep) -> dict[str, str]:
+    return {
+        "public_key_pem": exchange.signer.public_pem,
+        "public_key_hex": exchange.signer.public_raw.hex(),
+    }
+
+
+@router.get("/audit/entries")
+def entries(
+    _: AuditorAccount,
+    session: SessionDep,
+    exchange: ExchangeDep,
+    start: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    return [
+        {"index": i, "entry": e} for i, e in exchange.log.entries(session, start, start + limit)
+    ]
+
+
+@router.get("/audit/proofs/inclusion")
+def inclusion(
+    _: AuditorAccount,
+    exchange: ExchangeDep,
+    index: int = Query(ge=0),
+    size: int | None = Query(None, ge=1),
+) -> dict[str, Any]:
+    return exchange.log.inclusion(index, size)
+
+
+@router.get("/audit/proofs/consistency")
+def consistency(
+    _: AuditorAccount,
+    exchange: ExchangeDep,
+    old_size: int = Query(ge=1),
+    new_size: int | None = Query(None, ge=1),
+) -> dict[str, Any]:
+    return exchange.log.consistency(old_size, new_size)
+
+
+@router.get("/audit/export", summary="JSON lines for `datalease verify-ledger`")
+def export(_: AuditorAccount, session: SessionDep, exchange: ExchangeDep) -> StreamingResponse:
+    lines = list(exchange.log.export_lines(session))
+    return StreamingResponse(
+        iter(lines),
+        media_type="application/x-ndjson",
+        headers={"content-disposition": "attachment; filename=ledger.jsonl"},
+    )
+
+
+@router.get("/audit/events", summary="Access and lifecycle events from the verifiable log")
+def events(
+    _: AuditorAccount,
+    session: SessionDep,
+    exchange: ExchangeDep,
+    start: int = Query(0, ge=0),
+    limit: int = Query(500, ge=1, le=5000),
+    kind: str | None = Query(None, max_length=64),
+) -> list[dict[str, Any]]:
+    return audit.events(exchange, session, start=start, limit=limit, kind=kind)
+
+
+@router.get("/audit/budgets", summary="Privacy budget cap and spending per dataset")
+def budgets(_: AuditorAccount, session: SessionDep) -> list[dict[str, Any]]:
+    return audit.budget_report(session)
+
+
+@router.get("/audit/revenue", summary="Balances of every party, derived from postings")
+def revenue(_: AuditorAccount, session: SessionDep, exchange: ExchangeDep) -> dict[str, Any]:
+    return audit.revenue_report(exchange, session)
+
+
+@router.get(
+    "/transparency/{dataset_id}",
+    tags=["public"],
+    summary="Public: who leases this dataset, for what purpose and period, epsilon spent",
+)
+def transparency(dataset_id: str, session: SessionDep) -> dict[str, Any]:
+    return audit.transparency(session, dataset_id, datetime.now(UTC))

@@ -1,0 +1,193 @@
+"""Quotes, leases, payment, extracts, DP queries and receipts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from exchange.api.deps import (
+    BuyerAccount,
+    CurrentAccount,
+    ExchangeDep,
+    ProviderAccount,
+    SessionDep,
+    require,
+)
+from exchange.api.schemas import Decision, LeaseCreate, LeasePublic, QueryCreate, QuoteCreate
+from exchange.db.models import Account, Dataset, Lease
+from exchange.services import extracts, leases, queries
+from exchange.services.datasets import require_policy
+from exchange.services.offers import get_offer
+
+router = APIRouter(prefix="/v1", tags=["leases"])
+RevokerAccount = Annotated[Account, Depends(require("provider", "operator"))]
+
+
+def _public(lease: Lease) -> LeasePublic:
+    return LeasePublic.of(lease, leases.effective_status(lease, leases.now_utc()))
+
+
+def _request(body: LeaseCreate) -> leases.LeaseRequest:
+    return leases.LeaseRequest(
+        offer_id=body.offer_id,
+        purpose=body.purpose,
+        purpose_text=body.purpose_text,
+        columns=body.columns,
+        starts_at=body.starts_at,
+        days=body.days,
+        epsilon=body.epsilon,
+    )
+
+
+@router.post(
+    "/quotes",
+    status_code=201,
+    tags=["quotes"],
+    summary="A deterministic, itemised price quote in fen",
+)
+def create_quote(body: QuoteCreate, session: SessionDep, buyer: BuyerAccount) -> dict[str, Any]:
+    offer = get_offer(session, body.offer_id)
+    dataset = session.get(Dataset, offer.dataset_id)
+    assert dataset is not None
+    policy = require_policy(dataset)
+    columns = leases._columns(policy, body.columns)
+    epsilon = body.epsilon + leases.extract_epsilon(policy, columns)
+    return leases.price(offer, dataset, policy, columns, body.days, epsilon, leases.now_utc())
+
+
+@router.post("/leases", status_code=201, response_model=LeasePublic)
+def request_lease(
+    body: LeaseCreate, session: SessionDep, buyer: BuyerAccount, exchange: ExchangeDep
+) -> LeasePublic:
+    lease = leases.request_lease(session, exchange, buyer, _request(body))
+    session.commit()
+    return _public(lease)
+
+
+@router.get("/leases", response_model=list[LeasePublic])
+def list_leases(session: SessionDep, account: CurrentAccount) -> list[LeasePublic]:
+    return [_public(lease) for lease in leases.list_leases(session, account)]
+
+
+@router.get("/leases/{lease_id}", response_model=LeasePublic)
+def get_lease(lease_id: str, session: SessionDep, account: CurrentAccount) -> LeasePublic:
+    return _public(leases.get_lease(session, lease_id, account))
+
+
+@router.post("/leases/{lease_id}/approve", response_model=LeasePublic)
+def approve(
+    lease_id: str,
+    session: SessionDep,
+    provider: ProviderAccount,
+    exchange: ExchangeDep,
+    body: Decision | None = None,
+) -> LeasePublic:
+    lease = leases.decide(
+        session, exchange, provider, lease_id, approve=True, reason=body.reason if body else ""
+    )
+    session.commit()
+    return _public(lease)
+
+
+@router.post("/leases/{lease_id}/reject", response_model=LeasePublic)
+def reject(
+    lease_id: str,
+    session: SessionDep,
+    provider: ProviderAccount,
+    exchange: ExchangeDep,
+    body: Decision | None = None,
+) -> LeasePublic:
+    lease = leases.decide(
+        session, exchange, provider, lease_id, approve=False, reason=body.reason if body else ""
+    )
+    session.commit()
+    return _public(lease)
+
+
+@router.post(
+    "/leases/{lease_id}/pay",
+    response_model=LeasePublic,
+    summary="Pay an approved lease (send an Idempotency-Key to retry safely)",
+)
+def pay(
+    lease_id: str, session: SessionDep, buyer: BuyerAccount, exchange: ExchangeDep
+) -> LeasePublic:
+    lease = leases.pay(session, exchange, buyer, lease_id)
+    session.commit()
+    return _public(lease)
+
+
+@router.post("/leases/{lease_id}/revoke", response_model=LeasePublic)
+def revoke(
+    lease_id: str,
+    session: SessionDep,
+    actor: RevokerAccount,
+    exchange: ExchangeDep,
+    body: Decision | None = None,
+) -> LeasePublic:
+    lease = leases.revoke(session, exchange, actor, lease_id, body.reason if body else "")
+    session.commit()
+    return _public(lease)
+
+
+@router.get(
+    "/leases/{lease_id}/extract",
+    summary="Download the extract while the lease is active",
+    response_class=StreamingResponse,
+)
+def download_extract(
+    lease_id: str,
+    session: SessionDep,
+    buyer: BuyerAccount,
+    exchange: ExchangeDep,
+    format: str = Query("csv", pattern="^(csv|parquet)$"),
+) -> StreamingResponse:
+    lease = leases.get_lease(session, lease_id, buyer)
+    lease = extracts.start_download(session, exchange, buyer, lease)
+    session.commit()
+    if format == "parquet":
+        body, media = extracts.stream_parquet(exchange, lease), "application/vnd.apache.parquet"
+    else:
+        body, media = extracts.stream_csv(exchange, lease), "text/csv; charset=utf-8"
+    return StreamingResponse(
+        body,
+        media_type=media,
+        headers={
+            "content-disposition": f"attachment; filename={lease.id}.{format}",
+            "x-extract-sha256": lease.extract_sha256 or "",
+            "x-receipt-index": str(lease.receipt_index),
+        },
+    )
+
+
+@router.post("/leases/{lease_id}/queries", summary="A differentially private aggregate")
+def run_query(
+    lease_id: str,
+    body: QueryCreate,
+    session: SessionDep,
+    buyer: BuyerAccount,
+    exchange: ExchangeDep,
+) -> dict[str, Any]:
+    lease = leases.get_lease(session, lease_id, buyer)
+    result = queries.run(session, exchange, buyer, lease, body.model_dump(exclude_none=True))
+    session.commit()
+    return result
+
+
+@router.get(
+    "/leases/{lease_id}/receipts",
+    summary="The lease's desensitization receipt with its inclusion proof",
+)
+def receipts(
+    lease_id: str, session: SessionDep, account: CurrentAccount, exchange: ExchangeDep
+) -> dict[str, Any]:
+    lease = leases.get_lease(session, lease_id, account)
+    items = []
+    for index, entry in exchange.log.entries(session, subject=lease.id):
+        if entry["type"] == "desensitization_receipt":
+            items.append(
+                {"index": index, "entry": entry, "inclusion": exchange.log.inclusion(index)}
+            )
+    return {"lease_id": lease.id, "receipts": items}

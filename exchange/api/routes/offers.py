@@ -1,0 +1,69 @@
+"""Offers (provider) and the catalog (everyone with an account)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from exchange.api.deps import CurrentAccount, ExchangeDep, ProviderAccount, SessionDep
+from exchange.api.schemas import OfferCreate, OfferPublic
+from exchange.errors import NotFound
+from exchange.services import catalog, offers
+
+router = APIRouter(prefix="/v1", tags=["offers"])
+
+
+@router.post("/offers", status_code=201, response_model=OfferPublic)
+def create_offer(
+    body: OfferCreate, session: SessionDep, provider: ProviderAccount, exchange: ExchangeDep
+) -> OfferPublic:
+    offer = offers.create_offer(session, exchange, provider, body.model_dump())
+    session.commit()
+    return OfferPublic.of(offer)
+
+
+@router.get("/offers/{offer_id}", response_model=OfferPublic)
+def get_offer(offer_id: str, session: SessionDep, _: CurrentAccount) -> OfferPublic:
+    return OfferPublic.of(offers.get_offer(session, offer_id))
+
+
+@router.post("/offers/{offer_id}/withdraw", response_model=OfferPublic)
+def withdraw_offer(
+    offer_id: str, session: SessionDep, provider: ProviderAccount, exchange: ExchangeDep
+) -> OfferPublic:
+    offer = offers.withdraw(session, exchange, provider, offer_id)
+    session.commit()
+    return OfferPublic.of(offer)
+
+
+@router.get(
+    "/catalog",
+    tags=["catalog"],
+    summary="Active offers: schema with classifications, terms, indicative price",
+)
+def list_catalog(
+    session: SessionDep,
+    _: CurrentAccount,
+    domain: str | None = Query(None, max_length=60),
+    grade: str | None = Query(None, pattern="^(important|general)$"),
+    q: str | None = Query(None, max_length=200),
+) -> list[dict[str, Any]]:
+    return [
+        catalog.entry(o, d)
+        for o, d in offers.active_offers(session, domain=domain, grade=grade, text=q)
+    ]
+
+
+@router.get(
+    "/catalog/{offer_id}",
+    tags=["catalog"],
+    summary="One offer with its desensitized preview and risk report",
+)
+def catalog_entry(
+    offer_id: str, session: SessionDep, _: CurrentAccount, exchange: ExchangeDep
+) -> dict[str, Any]:
+    for offer, dataset in offers.active_offers(session):
+        if offer.id == offer_id:
+            return catalog.entry(offer, dataset, exchange=exchange)
+    raise NotFound(f"offer {offer_id} is not in the catalog")

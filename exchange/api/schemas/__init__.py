@@ -1,0 +1,28 @@
+"""Request (``XCreate``) and response (``XPublic``) shapes; internals never reach a response."""
+
+from exchange.api.schemas.accounts import AccountCreate, AccountCreated, AccountPublic
+from exchange.api.schemas.datasets import DatasetPublic, PreviewPublic
+from exchange.api.schemas.market import (
+    Decision,
+    LeaseCreate,
+    LeasePublic,
+    OfferCreate,
+    OfferPublic,
+    QueryCreate,
+    QuoteCreate,
+)
+
+__all__ = [
+    "AccountCreate",
+    "AccountCreated",
+    "AccountPublic",
+    "DatasetPublic",
+    "Decision",
+    "LeaseCreate",
+    "LeasePublic",
+    "OfferCreate",
+    "OfferPublic",
+    "PreviewPublic",
+    "QueryCreate",
+    "QuoteCreate",
+]

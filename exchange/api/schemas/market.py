@@ -1,0 +1,155 @@
+"""Offers, catalog, quotes, leases and queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from exchange.db.models import MICRO, Lease, Offer
+
+
+class OfferTerms(BaseModel):
+    allowed_purposes: list[str] = Field(min_length=1, description="purpose vocabulary codes")
+    max_period_days: int = Field(default=90, ge=1, le=3660)
+    permitted_uses: list[str] = Field(default_factory=lambda: ["analyse", "aggregate"])
+    prohibitions: list[str] = Field(
+        default_factory=lambda: ["re-identification", "onward-transfer", "linking-to-identify"]
+    )
+    territory: str = Field(default="CN", max_length=60)
+    max_downloads: int = Field(default=3, ge=1, le=1000)
+    link_across_leases: bool = False
+
+
+class OfferPricing(BaseModel):
+    base_price_minor: int = Field(ge=0, description="fen for the whole table, 30 days, epsilon 1")
+    minimum_price_minor: int = Field(default=0, ge=0)
+    exclusive: bool = False
+
+
+class OfferCreate(BaseModel):
+    dataset_id: str = Field(max_length=40)
+    title: str = Field(min_length=1, max_length=200)
+    terms: OfferTerms
+    pricing: OfferPricing
+    shares_bp: dict[str, int] = Field(
+        description="party -> basis points, summing to 10000; "
+        "parties: provider, platform, subject_pool, party:<name>"
+    )
+    epsilon_cap: float = Field(ge=0, le=1000, description="total epsilon over all leases")
+    k: int | None = Field(default=None, ge=1, le=10_000)
+
+
+class OfferPublic(BaseModel):
+    id: str
+    dataset_id: str
+    provider_id: str
+    title: str
+    terms: dict[str, Any]
+    pricing: dict[str, Any]
+    shares_bp: dict[str, int]
+    k: int
+    status: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, o: Offer) -> OfferPublic:
+        return cls(
+            id=o.id,
+            dataset_id=o.dataset_id,
+            provider_id=o.provider_id,
+            title=o.title,
+            terms=o.terms,
+            pricing=o.pricing,
+            shares_bp=o.shares_bp,
+            k=o.k,
+            status=o.status,
+            created_at=o.created_at,
+        )
+
+
+class LeaseCreate(BaseModel):
+    offer_id: str = Field(max_length=40)
+    purpose: str = Field(max_length=60)
+    purpose_text: str = Field(default="", max_length=2000)
+    columns: list[str] | None = Field(default=None, max_length=500)
+    starts_at: datetime | None = None
+    days: int = Field(default=30, ge=1, le=3660)
+    epsilon: float = Field(
+        default=0.0, ge=0, le=100, description="epsilon for DP aggregate queries during the lease"
+    )
+
+
+class QuoteCreate(LeaseCreate):
+    pass
+
+
+class LeasePublic(BaseModel):
+    id: str
+    offer_id: str
+    dataset_id: str
+    buyer_id: str
+    provider_id: str
+    purpose: str
+    purpose_text: str
+    columns: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    decision_reason: str
+    price_minor: int
+    refund_minor: int
+    quote: dict[str, Any]
+    epsilon_extract: float
+    epsilon_queries: float
+    epsilon_queries_spent: float
+    key_id: str
+    downloads: int
+    max_downloads: int
+    extract_sha256: str | None
+    receipt_index: int | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, lease: Lease, status: str) -> LeasePublic:
+        return cls(
+            id=lease.id,
+            offer_id=lease.offer_id,
+            dataset_id=lease.dataset_id,
+            buyer_id=lease.buyer_id,
+            provider_id=lease.provider_id,
+            purpose=lease.purpose,
+            purpose_text=lease.purpose_text,
+            columns=lease.columns,
+            starts_at=lease.starts_at,
+            ends_at=lease.ends_at,
+            status=status,
+            decision_reason=lease.decision_reason,
+            price_minor=lease.price_minor,
+            refund_minor=lease.refund_minor,
+            quote=lease.quote,
+            epsilon_extract=lease.extract_epsilon_micro / MICRO,
+            epsilon_queries=lease.query_epsilon_micro / MICRO,
+            epsilon_queries_spent=lease.query_spent_micro / MICRO,
+            key_id=lease.key_id,
+            downloads=lease.downloads,
+            max_downloads=lease.max_downloads,
+            extract_sha256=lease.extract_sha256,
+            receipt_index=lease.receipt_index,
+            created_at=lease.created_at,
+        )
+
+
+class Decision(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+
+
+class QueryCreate(BaseModel):
+    op: str = Field(description="count, sum, mean, histogram, group_count or group_sum")
+    column: str | None = None
+    by: str | None = None
+    bounds: list[float] | None = None
+    bins: int | None = Field(default=None, ge=1, le=1000)
+    range: list[float] | None = None
+    epsilon: float = Field(gt=0, le=100)

@@ -1,0 +1,51 @@
+"""The running exchange: settings, database, keys, encrypted store and the verifiable log.
+
+One ``Exchange`` per process; handlers reach it through ``request.app.state`` so
+nothing lives in module globals and tests can run several side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from exchange.crypto.master import MasterKey, load_or_create_master_key
+from exchange.crypto.store import EncryptedStore
+from exchange.db.session import make_engine, make_sessionmaker, migrate
+from exchange.services.ledger import LogService
+from exchange.services.signing import SigningKey, load_or_create_signing_key
+from exchange.settings import Settings
+
+
+@dataclass
+class Exchange:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    master: MasterKey
+    store: EncryptedStore
+    signer: SigningKey
+    log: LogService = field(repr=False)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Exchange:
+        settings.prepare()
+        engine = make_engine(settings.resolved_database_url)
+        migrate(engine)
+        sessions = make_sessionmaker(engine)
+        master = load_or_create_master_key(settings.resolved_master_key_file)
+        signer = load_or_create_signing_key(settings.resolved_signing_key_file)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            master=master,
+            store=EncryptedStore(settings.resolved_storage_dir, master),
+            signer=signer,
+            log=LogService(sessions, signer),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()

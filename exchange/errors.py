@@ -1,0 +1,53 @@
+"""Service errors: each carries its HTTP status and a message safe to show to the caller.
+
+Messages name fields, columns and identifiers, never cell values: a raw value in
+an error would leak exactly what the exchange exists to protect.
+"""
+
+from __future__ import annotations
+
+
+class ExchangeError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class Unauthorized(ExchangeError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(ExchangeError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(ExchangeError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ExchangeError):
+    status_code = 409
+    code = "conflict"
+
+
+class Gone(ExchangeError):
+    status_code = 410
+    code = "gone"
+
+
+class PayloadTooLarge(ExchangeError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class Invalid(ExchangeError):
+    status_code = 422
+    code = "invalid"

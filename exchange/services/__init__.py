@@ -1,0 +1,1 @@
+"""Domain operations of the exchange; route handlers stay thin and call these."""

@@ -1,0 +1,142 @@
+"""Extracts: the lease's desensitized copy, made once with the lease's own keys,
+stored encrypted, receipted in the verifiable log, then streamed while the lease is active."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from desensitize import Policy, apply
+from exchange.context import Exchange
+from exchange.db.models import MICRO, Account, Dataset, Lease, Offer
+from exchange.errors import Forbidden
+from exchange.extract_writer import neutralise_formulas
+from exchange.services.leases import lease_keys, now_utc
+from exchange.services.lifecycle import require_active
+from exchange.services.raw import read_raw
+
+CSV_BATCH_ROWS = 50_000
+
+
+def _extract_context(lease_id: str) -> bytes:
+    return f"extract:{lease_id}".encode()
+
+
+def lease_policy(dataset: Dataset, offer: Offer, lease: Lease) -> Policy:
+    """The dataset's policy narrowed to the leased columns, with the offer's k."""
+    body = dict(dataset.policy or {})
+    body["columns"] = {c: body["columns"][c] for c in lease.columns}
+    body["k"] = offer.k
+    diversity = body.get("l_diversity")
+    if diversity and diversity.get("column") not in lease.columns:
+        body.pop("l_diversity")
+    return Policy.from_dict(body)
+
+
+def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
+    """Make the extract on first use; later downloads stream the same bytes."""
+    if lease.extract_name:
+        return lease
+    dataset = session.get(Dataset, lease.dataset_id)
+    offer = session.get(Offer, lease.offer_id)
+    assert dataset is not None and offer is not None
+    policy = lease_policy(dataset, offer, lease)
+    result = apply(read_raw(exchange, dataset), policy, lease_keys(exchange, lease))
+    name = f"extract-{lease.id}"
+    data_key = exchange.store.new_data_key()
+    table = pa.Table.from_pandas(result.frame, preserve_index=False)
+    with exchange.store.writer(name, data_key, context=_extract_context(lease.id)) as writer:
+        pq.write_table(table, writer)
+    claimed = session.execute(
+        update(Lease)
+        .where(Lease.id == lease.id, Lease.extract_name.is_(None))
+        .values(
+            extract_name=name,
+            extract_wrapped_key=exchange.master.wrap(data_key, context=_extract_context(lease.id)),
+            extract_sha256=writer.plaintext_sha256,
+            extract_rows=table.num_rows,
+        )
+    )
+    if claimed.rowcount != 1:  # another worker made it first: keep theirs
+        session.refresh(lease)
+        return lease
+    report = result.report.to_dict()
+    index = exchange.log.record(
+        session,
+        "desensitization_receipt",
+        actor="exchange",
+        lease=lease.id,
+        dataset=dataset.id,
+        buyer=lease.buyer_id,
+        policy_hash=policy.hash(),
+        raw_sha256=dataset.raw_sha256,
+        extract_sha256=writer.plaintext_sha256,
+        key_id=lease_keys(exchange, lease).key_id,
+        rows=table.num_rows,
+        k=offer.k,
+        epsilon=str(lease.extract_epsilon_micro / MICRO),
+        suppressed_rows=int(report.get("rows_suppressed", 0) or 0),
+    )
+    session.execute(update(Lease).where(Lease.id == lease.id).values(receipt_index=index))
+    session.refresh(lease)
+    return lease
+
+
+def start_download(session: Session, exchange: Exchange, buyer: Account, lease: Lease) -> Lease:
+    """Check the lease, count the download (within the limit) and log it."""
+    if lease.buyer_id != buyer.id:
+        raise Forbidden(f"lease {lease.id} belongs to another buyer")
+    require_active(lease, now_utc())
+    counted = session.execute(
+        update(Lease)
+        .where(Lease.id == lease.id, Lease.downloads < Lease.max_downloads)
+        .values(downloads=Lease.downloads + 1)
+    )
+    if counted.rowcount != 1:
+        raise Forbidden(
+            f"lease {lease.id} allows {lease.max_downloads} downloads; all are used",
+            code="download_limit",
+        )
+    lease = ensure_extract(session, exchange, lease)
+    exchange.log.record(
+        session,
+        "extract_download",
+        actor=buyer.id,
+        lease=lease.id,
+        dataset=lease.dataset_id,
+        extract_sha256=lease.extract_sha256,
+    )
+    return lease
+
+
+def _open(exchange: Exchange, lease: Lease) -> Any:
+    assert lease.extract_name and lease.extract_wrapped_key
+    key = exchange.master.unwrap(lease.extract_wrapped_key, context=_extract_context(lease.id))
+    return exchange.store.open_plaintext(
+        lease.extract_name, key, context=_extract_context(lease.id)
+    )
+
+
+def stream_parquet(exchange: Exchange, lease: Lease) -> Iterator[bytes]:
+    with _open(exchange, lease) as fh:
+        while chunk := fh.read(1 << 20):
+            yield chunk
+
+
+def stream_csv(exchange: Exchange, lease: Lease) -> Iterator[bytes]:
+    """UTF-8 CSV, batch by batch, with spreadsheet formulas neutralised."""
+    with _open(exchange, lease) as fh:
+        parquet = pq.ParquetFile(io.BytesIO(fh.read()))
+        header = True
+        for batch in parquet.iter_batches(batch_size=CSV_BATCH_ROWS):
+            frame = neutralise_formulas(batch.to_pandas())
+            yield frame.to_csv(index=False, header=header).encode("utf-8")
+            header = False
+        if header:  # an empty extract still has its header line
+            yield ",".join(parquet.schema_arrow.names).encode() + b"\n"

@@ -1,0 +1,359 @@
+"""The lease lifecycle: request, decide, pay (with the budget reservation), revoke."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from contracts import buyer_account, payment, split_from_escrow
+from contracts.ledger import Posting, Transaction
+from contracts.revenue import split
+from desensitize import Keyring, Policy
+from exchange.context import Exchange
+from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Lease, Offer
+from exchange.errors import Conflict, Forbidden, Invalid, NotFound
+from exchange.services import terms as terms_svc
+from exchange.services.datasets import require_policy
+from exchange.services.ids import new_id
+from exchange.services.lifecycle import effective_status
+from exchange.services.offers import get_offer, ledger_shares
+
+
+@dataclass(frozen=True)
+class LeaseRequest:
+    offer_id: str
+    purpose: str
+    purpose_text: str
+    columns: list[str] | None
+    starts_at: datetime | None
+    days: int
+    epsilon: float
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def leasable_columns(policy: Policy) -> list[str]:
+    return [c for c, spec in policy.to_dict()["columns"].items() if spec.get("class") != "drop"]
+
+
+def extract_epsilon(policy: Policy, columns: list[str]) -> float:
+    """Record-level noise spends epsilon once per extract: the sum over its noisy columns."""
+    specs = policy.to_dict()["columns"]
+    return sum(
+        float(specs[c].get("epsilon", 0)) for c in columns if specs[c].get("rule") == "noise"
+    )
+
+
+def _columns(policy: Policy, requested: list[str] | None) -> list[str]:
+    available = leasable_columns(policy)
+    if not requested:
+        return available
+    unknown = [c for c in requested if c not in available]
+    if unknown:
+        raise Invalid(
+            f"columns not offered: {', '.join(unknown)}; the offer has {', '.join(available)}"
+        )
+    return list(dict.fromkeys(requested))
+
+
+def price(
+    offer: Offer,
+    dataset: Dataset,
+    policy: Policy,
+    columns: list[str],
+    days: int,
+    epsilon_total: float,
+    now: datetime,
+) -> dict[str, Any]:
+    return terms_svc.make_quote(
+        offer=offer,
+        dataset=dataset,
+        policy=policy,
+        columns=columns,
+        days=days,
+        epsilon=epsilon_total,
+        now=now,
+    )
+
+
+def request_lease(session: Session, exchange: Exchange, buyer: Account, req: LeaseRequest) -> Lease:
+    offer = get_offer(session, req.offer_id)
+    if offer.status != "active":
+        raise Conflict(f"offer {offer.id} is {offer.status}")
+    dataset = session.get(Dataset, offer.dataset_id)
+    assert dataset is not None
+    policy = require_policy(dataset)
+    columns = _columns(policy, req.columns)
+    now = now_utc()
+    starts = req.starts_at or now
+    if starts.tzinfo is None:
+        raise Invalid("starts_at must carry a timezone (UTC)")
+    if starts < now - timedelta(minutes=5):
+        raise Invalid("starts_at must not be in the past")
+    ends = starts + timedelta(days=req.days)
+    eps_extract = extract_epsilon(policy, columns)
+    decision = terms_svc.decide(
+        offer=offer,
+        dataset=dataset,
+        purpose=req.purpose,
+        starts_at=starts,
+        ends_at=ends,
+        columns=columns,
+        epsilon=req.epsilon + eps_extract,
+    )
+    quote = price(offer, dataset, policy, columns, req.days, req.epsilon + eps_extract, now)
+    lease_id = new_id("lse")
+    secret = lease_secret(exchange, offer, dataset, buyer)
+    lease = Lease(
+        id=lease_id,
+        offer_id=offer.id,
+        dataset_id=dataset.id,
+        buyer_id=buyer.id,
+        provider_id=offer.provider_id,
+        purpose=req.purpose,
+        purpose_text=req.purpose_text,
+        columns=columns,
+        starts_at=starts,
+        ends_at=ends,
+        status="approved" if decision.automatic else "requested",
+        decision_reason=decision.reason,
+        price_minor=quote["total_minor"],
+        quote=quote,
+        agreement={},
+        extract_epsilon_micro=round(eps_extract * MICRO),
+        query_epsilon_micro=round(req.epsilon * MICRO),
+        wrapped_key=exchange.master.wrap(secret, context=_lease_context(lease_id)),
+        key_id=Keyring(secret).key_id,
+        max_downloads=int(offer.terms.get("max_downloads", 3)),
+        decided_at=now if decision.automatic else None,
+    )
+    lease.agreement = terms_svc.agreement(offer=offer, dataset=dataset, lease=lease, buyer=buyer)
+    session.add(lease)
+    session.flush()
+    exchange.log.record(
+        session,
+        "lease_requested",
+        actor=buyer.id,
+        lease=lease.id,
+        dataset=dataset.id,
+        offer=offer.id,
+        purpose=req.purpose,
+        starts_at=starts.isoformat(),
+        ends_at=ends.isoformat(),
+        price_minor=lease.price_minor,
+        decision=lease.status,
+    )
+    return lease
+
+
+def _lease_context(lease_id: str) -> bytes:
+    return f"lease:{lease_id}".encode()
+
+
+def lease_secret(exchange: Exchange, offer: Offer, dataset: Dataset, buyer: Account) -> bytes:
+    """Per-lease keys, unless the offer lets a buyer link pseudonyms across its leases."""
+    if offer.terms.get("link_across_leases"):
+        return exchange.master.derive(f"link:{dataset.id}:{buyer.id}")
+    return secrets.token_bytes(32)
+
+
+def lease_keys(exchange: Exchange, lease: Lease) -> Keyring:
+    secret = exchange.master.unwrap(lease.wrapped_key, context=_lease_context(lease.id))
+    return Keyring(secret)
+
+
+def get_lease(session: Session, lease_id: str, account: Account) -> Lease:
+    """A lease visible to its buyer, its provider, auditors and operators only."""
+    lease = session.get(Lease, lease_id)
+    if lease is None:
+        raise NotFound(f"lease {lease_id} does not exist")
+    if account.role == "buyer" and lease.buyer_id != account.id:
+        raise Forbidden(f"lease {lease_id} belongs to another buyer")
+    if account.role == "provider" and lease.provider_id != account.id:
+        raise Forbidden(f"lease {lease_id} is for another provider's dataset")
+    return lease
+
+
+def list_leases(session: Session, account: Account) -> list[Lease]:
+    query = select(Lease).order_by(Lease.created_at)
+    if account.role == "buyer":
+        query = query.where(Lease.buyer_id == account.id)
+    elif account.role == "provider":
+        query = query.where(Lease.provider_id == account.id)
+    return list(session.scalars(query))
+
+
+def decide(
+    session: Session,
+    exchange: Exchange,
+    provider: Account,
+    lease_id: str,
+    *,
+    approve: bool,
+    reason: str,
+) -> Lease:
+    lease = get_lease(session, lease_id, provider)
+    if provider.role != "provider":
+        raise Forbidden("only the dataset's provider approves or rejects lease requests")
+    if effective_status(lease, now_utc()) != "requested":
+        raise Conflict(
+            f"lease {lease.id} is {effective_status(lease, now_utc())}, not awaiting a decision"
+        )
+    lease.status = "approved" if approve else "rejected"
+    lease.decided_at = now_utc()
+    lease.decision_reason = reason or ("approved by the provider" if approve else "rejected")
+    exchange.log.record(
+        session,
+        "lease_approved" if approve else "lease_rejected",
+        actor=provider.id,
+        lease=lease.id,
+        dataset=lease.dataset_id,
+    )
+    return lease
+
+
+def pay(session: Session, exchange: Exchange, buyer: Account, lease_id: str) -> Lease:
+    """Charge the lease: reserve its epsilon on the dataset, then payment and split postings.
+
+    The reservation is one conditional UPDATE, so concurrent payments can never push a
+    dataset past its cap; if it fails, nothing is charged.
+    """
+    lease = get_lease(session, lease_id, buyer)
+    status = effective_status(lease, now_utc())
+    if status == "paid" or status == "active":
+        raise Conflict(f"lease {lease.id} is already paid", code="already_paid")
+    if status != "approved":
+        raise Conflict(f"lease {lease.id} is {status}; only an approved lease can be paid")
+    epsilon = lease.extract_epsilon_micro + lease.query_epsilon_micro
+    reserve_budget(session, lease.dataset_id, epsilon)
+    session.add(
+        BudgetSpend(
+            dataset_id=lease.dataset_id,
+            lease_id=lease.id,
+            kind="reservation",
+            epsilon_micro=epsilon,
+            detail={
+                "extract": lease.extract_epsilon_micro / MICRO,
+                "queries": lease.query_epsilon_micro / MICRO,
+            },
+        )
+    )
+    # Flip the status with a guard too, so two concurrent payments cannot both pass.
+    flipped = session.execute(
+        update(Lease)
+        .where(Lease.id == lease.id, Lease.status == "approved")
+        .values(status="paid", paid_at=now_utc())
+    )
+    if flipped.rowcount != 1:
+        raise Conflict(f"lease {lease.id} is already paid", code="already_paid")
+    offer = session.get(Offer, lease.offer_id)
+    assert offer is not None
+    time = now_utc()
+    exchange.log.post(session, payment(buyer.id, lease.price_minor, time=time, lease_id=lease.id))
+    exchange.log.post(
+        session,
+        split_from_escrow(
+            lease.price_minor,
+            ledger_shares(offer.shares_bp, lease.provider_id, lease.dataset_id),
+            time=time,
+            lease_id=lease.id,
+        ),
+    )
+    exchange.log.record(
+        session,
+        "lease_paid",
+        actor=buyer.id,
+        lease=lease.id,
+        dataset=lease.dataset_id,
+        amount_minor=lease.price_minor,
+        epsilon_reserved=str(epsilon / MICRO),
+    )
+    session.refresh(lease)
+    return lease
+
+
+def reserve_budget(session: Session, dataset_id: str, epsilon_micro: int) -> None:
+    from desensitize.errors import BudgetExceeded
+
+    if epsilon_micro == 0:
+        return
+    done = session.execute(
+        update(Dataset)
+        .where(
+            Dataset.id == dataset_id,
+            Dataset.epsilon_spent_micro + epsilon_micro <= Dataset.epsilon_cap_micro,
+        )
+        .values(epsilon_spent_micro=Dataset.epsilon_spent_micro + epsilon_micro)
+    )
+    if done.rowcount != 1:
+        dataset = session.get(Dataset, dataset_id)
+        assert dataset is not None
+        session.refresh(dataset)
+        remaining = (dataset.epsilon_cap_micro - dataset.epsilon_spent_micro) / MICRO
+        raise BudgetExceeded(requested=epsilon_micro / MICRO, remaining=remaining)
+
+
+def revoke(
+    session: Session, exchange: Exchange, actor: Account, lease_id: str, reason: str
+) -> Lease:
+    """End a lease early; a paid lease is refunded pro rata for the unused time."""
+    lease = get_lease(session, lease_id, actor)
+    if actor.role not in ("provider", "operator"):
+        raise Forbidden("only the dataset's provider or the operator can revoke a lease")
+    now = now_utc()
+    status = effective_status(lease, now)
+    if status in ("revoked", "rejected", "expired"):
+        raise Conflict(f"lease {lease.id} is already {status}")
+    if status in ("paid", "active"):
+        lease.refund_minor = refund_amount(lease, now)
+        if lease.refund_minor:
+            offer = session.get(Offer, lease.offer_id)
+            assert offer is not None
+            shares = ledger_shares(offer.shares_bp, lease.provider_id, lease.dataset_id)
+            exchange.log.post(session, clawback_refund(lease, shares, now))
+    lease.status = "revoked"
+    lease.revoked_at = now
+    exchange.log.record(
+        session,
+        "lease_revoked",
+        actor=actor.id,
+        lease=lease.id,
+        dataset=lease.dataset_id,
+        refund_minor=lease.refund_minor,
+        reason=reason[:500],
+    )
+    return lease
+
+
+def refund_amount(lease: Lease, now: datetime) -> int:
+    """The unused share of the price, in whole fen, rounded down in the parties' favour."""
+    total = int((lease.ends_at - lease.starts_at).total_seconds())
+    unused = int((lease.ends_at - max(now, lease.starts_at)).total_seconds())
+    if total <= 0 or unused <= 0:
+        return 0
+    return lease.price_minor * min(unused, total) // total
+
+
+def clawback_refund(lease: Lease, shares: dict[str, int], now: datetime) -> Transaction:
+    """Each party gives back its share of the refund, split exactly as the payment was."""
+    parts = split(lease.refund_minor, shares)
+    postings = [Posting(account, -part) for account, part in parts.items() if part]
+    postings.append(Posting(buyer_account(lease.buyer_id), lease.refund_minor))
+    return Transaction.create(
+        "refund",
+        now,
+        postings,
+        {
+            "lease_id": lease.id,
+            "amount_minor": lease.refund_minor,
+            "shares_bp": shares,
+            "reason": "revocation, pro rata",
+        },
+    )

@@ -1,0 +1,79 @@
+"""Differentially private aggregate queries on a leased dataset.
+
+A lease reserves its query epsilon from the dataset's cap when it is paid; each
+query then draws on that allowance with one conditional UPDATE, so concurrent
+queries can never overspend the lease, and the dataset cap holds by construction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from desensitize.dp import Query, run_query
+from desensitize.errors import BudgetExceeded
+from exchange.context import Exchange
+from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Lease
+from exchange.errors import Forbidden, Invalid
+from exchange.services.leases import now_utc
+from exchange.services.lifecycle import require_active
+from exchange.services.raw import read_raw
+
+
+def query_columns(body: dict[str, Any]) -> list[str]:
+    return [c for c in (body.get("column"), body.get("by")) if c]
+
+
+def run(
+    session: Session, exchange: Exchange, buyer: Account, lease: Lease, body: dict[str, Any]
+) -> dict[str, Any]:
+    if lease.buyer_id != buyer.id:
+        raise Forbidden(f"lease {lease.id} belongs to another buyer")
+    require_active(lease, now_utc())
+    query = Query.from_dict(body)
+    outside = [c for c in query_columns(body) if c not in lease.columns]
+    if outside:
+        raise Invalid(f"the lease does not cover columns: {', '.join(outside)}")
+    epsilon = round(query.epsilon * MICRO)
+    charged = session.execute(
+        update(Lease)
+        .where(Lease.id == lease.id, Lease.query_spent_micro + epsilon <= Lease.query_epsilon_micro)
+        .values(query_spent_micro=Lease.query_spent_micro + epsilon)
+    )
+    if charged.rowcount != 1:
+        session.refresh(lease)
+        raise BudgetExceeded(
+            requested=query.epsilon,
+            remaining=(lease.query_epsilon_micro - lease.query_spent_micro) / MICRO,
+        )
+    dataset = session.get(Dataset, lease.dataset_id)
+    assert dataset is not None
+    frame = read_raw(exchange, dataset)[lease.columns]
+    release = run_query(frame, query)
+    session.add(
+        BudgetSpend(
+            dataset_id=dataset.id,
+            lease_id=lease.id,
+            kind="query",
+            epsilon_micro=epsilon,
+            detail={"op": body.get("op")},
+        )
+    )
+    exchange.log.record(
+        session,
+        "dp_query",
+        actor=buyer.id,
+        lease=lease.id,
+        dataset=dataset.id,
+        op=str(body.get("op")),
+        columns=query_columns(body),
+        epsilon=str(query.epsilon),
+    )
+    session.refresh(lease)
+    record = release.to_dict() if hasattr(release, "to_dict") else {"value": release}
+    return {
+        **record,
+        "lease_epsilon_remaining": (lease.query_epsilon_micro - lease.query_spent_micro) / MICRO,
+    }

@@ -1,0 +1,54 @@
+"""Service settings, read from ``DATALEASE_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the service needs to start; defaults give a self-contained SQLite setup."""
+
+    model_config = SettingsConfigDict(env_prefix="DATALEASE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./datalease-data"))
+    database_url: str | None = None
+    storage_dir: Path | None = None
+    master_key_file: Path | None = None
+    signing_key_file: Path | None = None
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    preview_rows: int = Field(default=20, gt=0, le=1000)
+    quote_ttl_seconds: int = Field(default=900, gt=0)
+    platform_account: str = "platform"
+    currency: str = "CNY"
+
+    @field_validator("database_url")
+    @classmethod
+    def _blank_means_default(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'datalease.db').resolve()}"
+
+    @property
+    def resolved_storage_dir(self) -> Path:
+        return self.storage_dir or self.data_dir / "store"
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        return self.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def resolved_signing_key_file(self) -> Path:
+        return self.signing_key_file or self.data_dir / "ledger-signing.key"
+
+    def prepare(self) -> Settings:
+        """Create the data directories; returns self for chaining."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.resolved_storage_dir.mkdir(parents=True, exist_ok=True)
+        return self
