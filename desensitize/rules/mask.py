@@ -1,0 +1,84 @@
+"""`mask`: hide the middle of a value with a mask character, keeping a prefix and suffix.
+
+Presets cover the formats of Chinese personal data. A value too short to hide
+anything between the kept ends is masked whole: a mask never reveals a full value.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from desensitize.rules.base import Context, Params, Rule, as_text
+
+__all__ = ["COMPOUND_SURNAMES", "PRESETS", "Mask"]
+
+# (keep_first, keep_last) of the presets that are plain prefix/suffix masks.
+_ENDS = {"cn_resident_id": (6, 4), "cn_mobile": (3, 4), "bank_card": (0, 4), "cn_name": (1, 0)}
+PRESETS = (*_ENDS, "email", "address")
+COMPOUND_SURNAMES = (
+    "欧阳|司马|诸葛|上官|东方|皇甫|尉迟|公孙|慕容|长孙|宇文|司徒|夏侯|轩辕|令狐|端木|"
+    "独孤|南宫|西门|百里|呼延|万俟|闻人|澹台|公冶|宗政|濮阳|太史|申屠|钟离"
+)
+# Province (or municipality), then city, then district/county; the rest is hidden.
+_ADMIN_PREFIX = (
+    r"^((?:[^省]{2,7}省|[^区]{2,10}?自治区|北京市|天津市|上海市|重庆市)?"
+    r"(?:[^市州盟]{1,10}?(?:市|自治州|地区|盟))?(?:[^区县旗]{1,10}?(?:区|县|旗))?).*$"
+)
+_HIDDEN = "****"
+
+
+class Mask(Rule):
+    """Keep the first `keep_first` and last `keep_last` characters, mask the rest."""
+
+    name = "mask"
+    accepts = frozenset({"string", "numeric"})
+
+    def configure(self, params: Params) -> None:
+        self.preset = params.choice("preset", PRESETS)
+        self.char = params.text("char", "*")
+        if len(self.char) != 1:
+            raise params.fail(f"parameter 'char' must be one character, got {self.char!r}")
+        if self.preset is not None and (params.has("keep_first") or params.has("keep_last")):
+            raise params.fail("give either 'preset' or 'keep_first'/'keep_last', not both")
+        first, last = _ENDS.get(self.preset or "", (0, 0))
+        self.keep_first = params.integer("keep_first", first)
+        self.keep_last = params.integer("keep_last", last)
+
+    def transform(self, values: pa.Array, ctx: Context) -> pa.Array:
+        text = as_text(values)
+        if self.preset == "email":
+            return self._email(text)
+        if self.preset == "address":
+            return self._address(text)
+        if self.preset == "cn_name":
+            compound = pc.match_substring_regex(text, f"^(?:{COMPOUND_SURNAMES})")
+            first = pc.if_else(compound, 2, 1)
+            return self._ends(text, first, pa.scalar(0))
+        return self._ends(text, pa.scalar(self.keep_first), pa.scalar(self.keep_last))
+
+    def _ends(self, text: pa.Array, first: pa.Array, last: pa.Scalar) -> pa.Array:
+        length = pc.utf8_length(text)
+        hidden = pc.subtract(length, pc.add(first, last))
+        head = _slice(text, first)
+        tail = pc.utf8_slice_codeunits(text, start=-last.as_py()) if last.as_py() else ""
+        masked = pc.binary_join_element_wise(
+            head, pc.binary_repeat(self.char, pc.max_element_wise(hidden, 0)), tail, ""
+        )
+        return pc.if_else(pc.greater(hidden, 0), masked, pc.binary_repeat(self.char, length))
+
+    def _email(self, text: pa.Array) -> pa.Array:
+        masked = pc.replace_substring_regex(text, pattern=r"^(.)[^@]*@", replacement=r"\1***@")
+        is_email = pc.match_substring_regex(text, r"^[^@]+@[^@]+$")
+        return pc.if_else(is_email, masked, _HIDDEN)
+
+    def _address(self, text: pa.Array) -> pa.Array:
+        return pc.replace_substring_regex(text, pattern=_ADMIN_PREFIX, replacement=r"\1" + _HIDDEN)
+
+
+def _slice(text: pa.Array, first: pa.Array | pa.Scalar) -> pa.Array:
+    """The first `first` characters, where `first` may differ per row (1 or 2 for names)."""
+    if isinstance(first, pa.Scalar):
+        return pc.utf8_slice_codeunits(text, 0, first.as_py())
+    two = pc.utf8_slice_codeunits(text, 0, 2)
+    return pc.if_else(pc.equal(first, 2), two, pc.utf8_slice_codeunits(text, 0, 1))

@@ -1,0 +1,67 @@
+"""`noise`: record-level differential-privacy noise on a numeric column.
+
+Noise comes from `desensitize.mechanisms` with a generator seeded from the
+keyring, so the same table, policy and keys always give the same output. The
+rows are cut into fixed blocks of `ROW_BLOCK` by their position in the input and
+each block gets its own generator: the streaming engine processes whole blocks,
+so it draws exactly the numbers an in-memory run draws, whatever its batch size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from desensitize.mechanisms import add_gaussian, add_laplace
+from desensitize.rules.base import Context, Params, Rule
+
+__all__ = ["ROW_BLOCK", "Noise"]
+
+ROW_BLOCK = 65_536
+
+
+class Noise(Rule):
+    """Add Laplace (epsilon) or Gaussian (epsilon, delta) noise, clipped to `bounds`."""
+
+    name = "noise"
+    accepts = frozenset({"numeric"})
+    keyed = True
+
+    def configure(self, params: Params) -> None:
+        self.mechanism = params.choice("mechanism", ("laplace", "gaussian"), "laplace")
+        if not params.has("epsilon"):
+            raise params.fail("parameter 'epsilon' is required (the privacy loss per record)")
+        self.epsilon = params.number("epsilon", positive=True)
+        self.bounds = params.pair("bounds")
+        if self.bounds is None:
+            raise params.fail("parameter 'bounds' [lower, upper] is required (it sets the noise)")
+        self.delta = params.number("delta", positive=True)
+        if self.mechanism == "gaussian" and not (self.delta is not None and self.delta < 1):
+            raise params.fail("parameter 'delta' in (0, 1) is required for gaussian noise")
+        if self.mechanism == "laplace" and self.delta is not None:
+            raise params.fail("parameter 'delta' applies to gaussian noise only")
+
+    @property
+    def key_label(self) -> str:
+        return f"noise:{self.column}"
+
+    def transform(self, values: pa.Array, ctx: Context) -> pa.Array:
+        if ctx.row_offset % ROW_BLOCK:
+            raise ValueError(f"row_offset must be a multiple of {ROW_BLOCK}")
+        x = pc.fill_null(pc.cast(values, pa.float64()), np.nan).to_numpy(zero_copy_only=False)
+        seed = int.from_bytes(ctx.keys.derive(self.key_label)[:16], "big")
+        out = np.empty_like(x)
+        for start in range(0, len(x), ROW_BLOCK):
+            block = (ctx.row_offset + start) // ROW_BLOCK
+            rng = np.random.default_rng([seed, block])
+            out[start : start + ROW_BLOCK] = self._noisy(x[start : start + ROW_BLOCK], rng)
+        return pa.array(out, mask=np.isnan(out))
+
+    def _noisy(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        lower, upper = self.bounds
+        if self.mechanism == "gaussian":
+            return add_gaussian(
+                x, epsilon=self.epsilon, delta=self.delta, lower=lower, upper=upper, rng=rng
+            )
+        return add_laplace(x, epsilon=self.epsilon, lower=lower, upper=upper, rng=rng)
