@@ -31,10 +31,9 @@ _FIXED_RULES: dict[str, dict[str, Any]] = {
     "cn_address": {"class": "identifier", "rule": "fake", "kind": "address"},
     "code": {"class": "identifier", "rule": "token"},
     "record_id": {"class": "identifier", "rule": "token"},
-    # Keep the first three octets ("192.168.1.") of an address.
-    "ipv4": {"class": "quasi_identifier", "rule": "generalize", "prefix": 3},
-    "latitude": {"class": "quasi_identifier", "rule": "generalize", "precision": 2},
-    "longitude": {"class": "quasi_identifier", "rule": "generalize", "precision": 2},
+    # Two decimals of a degree: a grid of about one kilometre.
+    "latitude": {"class": "quasi_identifier", "rule": "generalize", "decimals": 2},
+    "longitude": {"class": "quasi_identifier", "rule": "generalize", "decimals": 2},
     "age": {"class": "quasi_identifier", "rule": "generalize", "width": 10},
     "category": {"class": "quasi_identifier", "rule": "keep"},
     "boolean": {"class": "attribute", "rule": "keep"},
@@ -55,6 +54,10 @@ def suggest_rule(detection: Detection) -> dict[str, Any]:
             "epsilon": DEFAULT_NOISE_EPSILON,
             "bounds": list(detection.details["bounds"]),  # type: ignore[call-overload]
         }
+    if detection.kind == "ipv4":
+        # A character prefix no longer than any sampled address's first three octets.
+        prefix = detection.details["prefix"]
+        return {"class": "quasi_identifier", "rule": "generalize", "prefix": prefix}
     if detection.kind in ("date", "datetime"):
         to = "year" if detection.details.get("birth") else "month"
         if detection.kind == "datetime" and to != "year":

@@ -9,7 +9,7 @@ import pandas as pd
 
 from desensitize.detect.address import is_cn_address
 from desensitize.detect.base import ValueDetector, name_has_hint
-from desensitize.detect.contact import is_cn_mobile, is_email, is_ipv4
+from desensitize.detect.contact import ipv4_prefix_length, is_cn_mobile, is_email, is_ipv4
 from desensitize.detect.finance import is_bank_card
 from desensitize.detect.names import is_cn_name
 from desensitize.detect.numeric import NumericFacts, amount_bounds, numeric_kind
@@ -75,6 +75,8 @@ def _text(column: str, text: pd.Series) -> Detection:
         if detector.strong or not is_small_category(text):
             if detector.kind == "datetime":
                 return _temporal(column, parse_dates(text), share)
+            if detector.kind == "ipv4":
+                return Detection("ipv4", share, hint_used, {"prefix": ipv4_prefix_length(text)})
             return Detection(detector.kind, share, hint_used)
     kind, share = text_kind(text)
     return Detection(kind, share)

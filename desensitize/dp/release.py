@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
@@ -27,15 +27,7 @@ class AccountingRecord:
     cap: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "op": self.op,
-            "columns": list(self.columns),
-            "epsilon": self.epsilon,
-            "delta": self.delta,
-            "spent_before": self.spent_before,
-            "spent_after": self.spent_after,
-            "cap": self.cap,
-        }
+        return {**asdict(self), "columns": list(self.columns)}
 
 
 @dataclass(frozen=True)

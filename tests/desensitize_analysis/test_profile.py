@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from desensitize.errors import DataError
+from desensitize.policy import Policy
 from desensitize.profile import profile
 
 
@@ -68,14 +69,18 @@ def test_other_kinds_get_their_rules(city_tables):
     assert bus["latitude"].suggestion == {
         "class": "quasi_identifier",
         "rule": "generalize",
-        "precision": 2,
+        "decimals": 2,
     }
     assert bus["bus_id"].suggestion["rule"] == "mask"
     trips = profile(city_tables["transit_trips"])
     assert trips["boarding_time"].suggestion["to"] == "hour"
     assert trips["fare_fen"].classification == "sensitive"
     ips = profile(pd.DataFrame({"client_ip": [f"10.0.{i}.{i * 3}" for i in range(30)]}))
-    assert ips["client_ip"].suggestion["rule"] == "generalize"
+    assert ips["client_ip"].suggestion == {
+        "class": "quasi_identifier",
+        "rule": "generalize",
+        "prefix": 7,  # "10.0.1." is the shortest three-octet prefix
+    }
     notes = profile(
         pd.DataFrame({"notes": [f"第{i}次回访，客户对服务总体满意，希望改进" for i in range(9)]})
     )
@@ -106,3 +111,9 @@ def test_profile_rejects_bad_input(args, error, match):
 def test_suggested_policy_rejects_bad_k():
     with pytest.raises(ValueError, match="k must be a positive integer"):
         profile(pd.DataFrame({"a": [1]})).suggested_policy(k=0)
+
+
+def test_suggested_policies_of_every_city_table_load_as_policies(city_tables):
+    for df in city_tables.values():
+        policy = Policy.from_dict(profile(df).suggested_policy(k=3))
+        assert policy.k == 3
