@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import os
 import secrets
 import stat
@@ -28,6 +29,7 @@ NONCE_SIZE = 12
 _KEY_ID_LABEL = b"datalease/master-key-id/v1\x00"
 _WRAP_LABEL = b"datalease/wrapped-data-key/v1\x00"
 _WRAP_VERSION = b"\x01"
+_DERIVE_LABEL = b"datalease/derived-secrets/v1\x00"
 _KEY_ID_BYTES = 8
 # version | key id | nonce | AES-GCM(data key) with its 16-byte tag
 _WRAPPED_SIZE = 1 + _KEY_ID_BYTES + NONCE_SIZE + KEY_SIZE + 16
@@ -36,7 +38,7 @@ _WRAPPED_SIZE = 1 + _KEY_ID_BYTES + NONCE_SIZE + KEY_SIZE + 16
 class MasterKey:
     """An AES-256 key that wraps data keys; its bytes are never shown, pickled or exposed."""
 
-    __slots__ = ("_aead", "_key_id")
+    __slots__ = ("_aead", "_derive_key", "_key_id")
 
     def __init__(self, key: bytes) -> None:
         if not isinstance(key, bytes | bytearray) or len(key) != KEY_SIZE:
@@ -44,6 +46,7 @@ class MasterKey:
         self._aead = AESGCM(bytes(key))
         # A public fingerprint: domain-separated so it is not a hash usable elsewhere.
         self._key_id = hashlib.sha256(_KEY_ID_LABEL + bytes(key)).digest()[:_KEY_ID_BYTES]
+        self._derive_key = hashlib.sha256(_DERIVE_LABEL + bytes(key)).digest()
 
     @classmethod
     def generate(cls) -> MasterKey:
@@ -53,6 +56,14 @@ class MasterKey:
     def key_id(self) -> str:
         """A public fingerprint (16 hex digits) that tells keys apart without revealing them."""
         return self._key_id.hex()
+
+    def derive(self, label: str) -> bytes:
+        """A 32-byte secret for ``label`` (HMAC-SHA256 under a key derived from the master).
+
+        Used where a secret must be stable without being stored, e.g. the pseudonym key
+        a buyer may reuse across its leases of one dataset.
+        """
+        return hmac.new(self._derive_key, label.encode("utf-8"), hashlib.sha256).digest()
 
     def wrap(self, data_key: bytes, *, context: bytes) -> bytes:
         """Encrypt ``data_key`` so that only this master key and the same ``context`` unwrap it."""

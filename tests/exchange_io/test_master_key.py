@@ -74,3 +74,12 @@ def test_altered_wrapped_key_is_rejected() -> None:
         master.unwrap(bytes(wrapped), context=b"x")
     with pytest.raises(CryptoError, match="not a wrapped data key"):
         master.unwrap(b"garbage", context=b"x")
+
+
+def test_derived_secrets_are_stable_per_label_and_per_master_key() -> None:
+    raw = bytes(range(32))
+    key = MasterKey(raw)
+    assert key.derive("link:ds-1:buyer-1") == MasterKey(raw).derive("link:ds-1:buyer-1")
+    assert key.derive("link:ds-1:buyer-1") != key.derive("link:ds-1:buyer-2")
+    assert key.derive("x") != MasterKey.generate().derive("x")
+    assert len(key.derive("x")) == 32 and raw not in key.derive("x")
