@@ -134,9 +134,9 @@ class Policy:
         raise PolicyError(None, f"policy files must be .json, .yaml or .yml, got {path.name!r}")
 
     def _check_privacy_model(self) -> None:
+        # Without quasi-identifiers k and l are vacuous (nothing links a row to a person),
+        # so a lease of only non-identifying columns keeps the offer's k without error.
         qis = self.quasi_identifiers
-        if (self.k is not None or self.l_diversity is not None) and not qis:
-            raise PolicyError(None, "k-anonymity and l-diversity need a quasi_identifier column")
         for name in qis:
             rule = self.column(name).rule
             if rule is not None and rule.needs_fit():

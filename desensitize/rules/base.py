@@ -181,6 +181,8 @@ class Rule(ABC):
     name: ClassVar[str]
     accepts: ClassVar[frozenset[str]] = ALL_KINDS
     keyed: ClassVar[bool] = False  # derives a key from the keyring (reported by key id)
+    # Reads values as text: a CSV reader must not infer numbers (leading zeros, a final 'X').
+    text_input: ClassVar[bool] = False
 
     def __init__(self, column: str, params: Mapping[str, Any], *, link: str | None = None):
         self.column = column

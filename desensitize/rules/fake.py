@@ -92,6 +92,7 @@ class Fake(Rule):
     """Consistent fake replacement from a fixed pool, chosen by a keyed PRF."""
 
     name = "fake"
+    text_input = True
     keyed = True
 
     def configure(self, params: Params) -> None:

@@ -98,6 +98,10 @@ class Generalize(Rule):
         return MODES[self.mode]
 
     @property
+    def text_input(self) -> bool:  # type: ignore[override]
+        return self.mode in ("prefix", "geohash", "hierarchy")
+
+    @property
     def releases_raw(self) -> bool:
         return self.mode == "hierarchy" and self.level == 0
 

@@ -32,6 +32,7 @@ class Mask(Rule):
     """Keep the first `keep_first` and last `keep_last` characters, mask the rest."""
 
     name = "mask"
+    text_input = True
     accepts = frozenset({"string", "numeric"})
 
     def configure(self, params: Params) -> None:

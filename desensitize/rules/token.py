@@ -34,6 +34,7 @@ class Token(Rule):
     """Replace each value by `prefix` + a keyed PRF of it in hex or base32."""
 
     name = "token"
+    text_input = True
     keyed = True
 
     def configure(self, params: Params) -> None:

@@ -1,0 +1,278 @@
+"""Apply a policy to a table: the two passes shared by `apply` and `apply_stream`.
+
+Pass one (`survey`) counts the combinations of level-0 quasi-identifier values
+and fits what needs the whole column (quantile bounds); `prepare` then chooses
+k-anonymity levels. Pass two (`transform`) runs every rule over a batch, drops
+rows of suppressed classes and counts the output's own classes, which `finish`
+checks. In memory the whole table is a single batch; the streaming engine feeds
+the same methods batch by batch, so both give identical output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from desensitize.kanon import COUNT, ComboCounts, KPlan, QuasiIdentifier, choose_levels, verify
+from desensitize.keys import Keyring, as_keyring
+from desensitize.policy import Policy, as_policy, schema_of
+from desensitize.risk import risk_report, utility_report
+from desensitize.rules.base import Context
+
+__all__ = ["Desensitized", "Desensitizer", "Report", "apply"]
+
+L_VALUE = "__l_value__"  # the l-diversity attribute, carried beside the quasi-identifiers
+UTILITY_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class Report:
+    """What was done to a table; JSON-safe through `to_dict`, free of key material."""
+
+    policy_hash: str
+    key_id: str
+    columns: dict[str, dict[str, Any]]
+    dropped_columns: list[str]
+    rows_in: int
+    rows_out: int
+    rows_dropped_by_rules: int
+    rows_suppressed: int
+    k_anonymity: dict[str, Any] | None
+    risk_before: dict[str, Any]
+    risk_after: dict[str, Any]
+    utility: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Desensitized:
+    """The desensitized table and the report of how it was made."""
+
+    frame: pd.DataFrame
+    report: Report
+
+
+def _array(table: pa.Table, name: str) -> pa.Array:
+    column = table.column(name)
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+def _risk(counts: ComboCounts, qis: list[str], k: int, rows: int) -> dict[str, Any]:
+    """risk.py's report from class sizes alone (the rows themselves may be long gone)."""
+    merged = counts.table()
+    if not qis:
+        sizes = np.array([rows] if rows else [], dtype=np.int64)
+    elif merged is None:
+        sizes = np.zeros(0, dtype=np.int64)
+    else:
+        grouped = merged.group_by(qis, use_threads=False).aggregate([(COUNT, "sum")])
+        sizes = grouped[f"{COUNT}_sum"].to_numpy()
+    classes = pd.DataFrame({"class": np.repeat(np.arange(len(sizes)), sizes)})
+    report = risk_report(classes, ["class"] if qis else [], k)
+    return dataclasses.replace(report, quasi_identifiers=tuple(qis)).to_dict()
+
+
+def measure_utility(
+    policy: Policy, before: pa.Table, after: pa.Table, kept: np.ndarray
+) -> dict[str, Any]:
+    """risk.py's utility report on the first `UTILITY_ROWS` input rows, aligned by position.
+
+    Identifier columns are left out: their figures are trivially "all changed". The same
+    sample is used in memory and streaming (it lies within the first batch).
+    """
+    columns = [
+        c.name for c in policy.columns if c.rule is not None and c.classification != "identifier"
+    ]
+    sample = min(before.num_rows, UTILITY_ROWS)
+    positions = np.flatnonzero(kept)
+    inside = int(np.searchsorted(positions, sample))
+    old = before.slice(0, sample).select(columns).to_pandas()
+    new = after.slice(0, inside).select(columns).to_pandas()
+    new.index = positions[:inside]
+    return utility_report(old, new, columns).to_dict()
+
+
+class Desensitizer:
+    """One policy and one keyring applied over the batches of one table (see module doc)."""
+
+    def __init__(self, policy: Policy, keys: Keyring) -> None:
+        self.policy, self.keys = policy, keys
+        self.qis = [
+            QuasiIdentifier(name, policy.column(name).rule.ladder())
+            for name in policy.quasi_identifiers
+        ]
+        self.qi_names = [qi.name for qi in self.qis]
+        self.enforce = bool(self.qis) and (policy.k is not None or policy.l_diversity is not None)
+        self.k = policy.k or 1
+        diversity = policy.l_diversity if self.enforce else None
+        self.l_column = diversity.column if diversity else None
+        self.l = diversity.l if diversity else 1
+        tracked = [*self.qi_names, L_VALUE] if self.l_column else self.qi_names
+        self._combos = ComboCounts(tracked)
+        self._out = ComboCounts(tracked)
+        self._raw = ComboCounts(self.qi_names)
+        self._fits = {c.name: [] for c in policy.columns if c.rule and c.rule.needs_fit()}
+        self._states: dict[str, Any] = {}
+        self.plan: KPlan | None = None
+        self.rows_in = self.rows_out = self.rows_dropped = self.rows_suppressed = 0
+
+    @property
+    def survey_columns(self) -> list[str]:
+        """The input columns the first pass reads (none if it can be skipped)."""
+        if not (self.enforce or self._fits):
+            return []
+        droppers = [c.name for c in self.policy.columns if c.rule and c.rule.name == "suppress"]
+        extra = [self.l_column] if self.l_column else []
+        return list(dict.fromkeys([*self.qi_names, *extra, *droppers, *self._fits]))
+
+    def _drop_mask(self, table: pa.Table) -> np.ndarray:
+        drop = np.zeros(table.num_rows, dtype=bool)
+        for column in self.policy.columns:
+            if column.rule is not None and column.name in table.column_names:
+                mask = column.rule.drop_rows(_array(table, column.name))
+                if mask is not None:
+                    drop |= mask.to_numpy(zero_copy_only=False)
+        return drop
+
+    def _l_values(self, table: pa.Table, ctx: Context, outputs: Mapping[str, pa.Array]) -> pa.Array:
+        """The l-diversity attribute as released (its rule's output), else its raw values."""
+        if self.l_column in outputs:
+            return outputs[self.l_column]
+        values = _array(table, self.l_column)
+        if self.l_column in self.policy.output_columns:
+            return self.policy.column(self.l_column).rule.transform(values, ctx)
+        return values
+
+    def survey(self, table: pa.Table, offset: int) -> None:
+        """Pass one over a batch whose first row is row `offset` of the input."""
+        if not (self.enforce or self._fits):
+            return
+        ctx = Context(self.keys, row_offset=offset)
+        keep = ~self._drop_mask(table)
+        if self.enforce:
+            bases = {qi.name: qi.ladder.base(_array(table, qi.name), ctx) for qi in self.qis}
+            if self.l_column:
+                bases[L_VALUE] = self._l_values(table, ctx, {})
+            self._combos.add(pa.table(bases).filter(keep))
+        for name, parts in self._fits.items():
+            parts.append(_array(table, name).filter(keep))
+
+    def prepare(self) -> None:
+        """Between the passes: fit quantile bounds, choose the k-anonymity levels."""
+        for name, parts in self._fits.items():
+            values = pa.concat_arrays(parts) if parts else pa.array([], pa.float64())
+            self._states[name] = self.policy.column(name).rule.fit(values)
+        counts = self._combos.table()
+        if self.enforce and counts is not None:
+            self.plan = choose_levels(
+                counts,
+                self.qis,
+                k=self.k,
+                l_column=L_VALUE if self.l_column else None,
+                l=self.l,
+                max_suppression=self.policy.max_suppression,
+            )
+
+    def _output(self, name: str, values: pa.Array, ctx: Context) -> pa.Array:
+        rule = self.policy.column(name).rule
+        if self.plan is not None and name in self.plan.levels:
+            ladder = rule.ladder()
+            return ladder.at(ladder.base(values, ctx), self.plan.levels[name])
+        return rule.transform(values, dataclasses.replace(ctx, state=self._states.get(name)))
+
+    def transform(self, table: pa.Table, offset: int) -> tuple[pa.Table, np.ndarray]:
+        """Pass two over a batch: the output rows, and which input rows they are."""
+        ctx = Context(self.keys, row_offset=offset)
+        outputs = {
+            name: self._output(name, _array(table, name), ctx)
+            for name in self.policy.output_columns
+        }
+        drop = self._drop_mask(table)
+        keep = ~drop
+        if self.plan is not None:
+            kept_outputs = {name: outputs[name].filter(keep) for name in self.qi_names}
+            suppressed = self.plan.suppress_mask(kept_outputs)
+            keep[keep] = ~suppressed
+            self.rows_suppressed += int(suppressed.sum())
+        if self.qis:
+            self._raw.add(table.select(self.qi_names))
+        tracked = {name: outputs[name] for name in self.qi_names}
+        if self.l_column:
+            tracked[L_VALUE] = self._l_values(table, ctx, outputs)
+        if tracked:
+            self._out.add(pa.table(tracked).filter(keep))
+        out = pa.table(outputs).filter(keep)
+        self.rows_in += table.num_rows
+        self.rows_dropped += int(drop.sum())
+        self.rows_out += out.num_rows
+        return out, keep
+
+    def finish(self, utility: dict[str, Any] | None) -> Report:
+        """Check the output's own classes, then report; raises KAnonymityError on failure."""
+        if self.enforce:
+            l_column = L_VALUE if self.l_column else None
+            verify(self._out.table(), self.qi_names, k=self.k, l_column=l_column, l=self.l)
+        columns: dict[str, dict[str, Any]] = {}
+        for column in self.policy.columns:
+            if column.rule is None:
+                continue
+            entry: dict[str, Any] = {"class": column.classification, "rule": column.rule.name}
+            if column.rule.keyed:
+                entry["key_id"] = self.keys.id_for(column.rule.key_label)
+            if self.plan is not None and column.name in self.plan.levels:
+                entry["generalization"] = self.plan.labels[column.name]
+            columns[column.name] = entry
+        return Report(
+            policy_hash=self.policy.hash(),
+            key_id=self.keys.key_id,
+            columns=columns,
+            dropped_columns=[c.name for c in self.policy.columns if c.rule is None],
+            rows_in=self.rows_in,
+            rows_out=self.rows_out,
+            rows_dropped_by_rules=self.rows_dropped,
+            rows_suppressed=self.rows_suppressed,
+            k_anonymity=self.plan.to_dict() if self.plan is not None else None,
+            risk_before=_risk(self._raw, self.qi_names, self.k, self.rows_in),
+            risk_after=_risk(self._out, self.qi_names, self.k, self.rows_out),
+            utility=utility,
+        )
+
+
+def _to_arrow(df: pd.DataFrame, policy: Policy) -> pa.Table:
+    """The columns the policy reads, as Arrow (unnamed columns are never even converted)."""
+    frame = df[[name for name in policy.required_columns if name in df.columns]]
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        schema_of(frame)  # raises a DataError naming the column, not quoting a value
+        raise
+    policy.validate_for(table.schema)
+    return table
+
+
+def apply(
+    df: pd.DataFrame, policy: Policy | Mapping[str, Any], keys: Keyring | bytes
+) -> Desensitized:
+    """Desensitize a DataFrame in memory. The output keeps the input's index of kept rows;
+    columns the policy does not name are dropped."""
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    policy, keys = as_policy(policy), as_keyring(keys)
+    table = _to_arrow(df, policy)
+    engine = Desensitizer(policy, keys)
+    engine.survey(table, 0)
+    engine.prepare()
+    out, kept = engine.transform(table, 0)
+    utility = measure_utility(policy, table, out, kept) if table.num_rows else None
+    report = engine.finish(utility)
+    frame = out.to_pandas()
+    frame.index = df.index[kept]
+    return Desensitized(frame, report)

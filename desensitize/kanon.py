@@ -1,0 +1,327 @@
+"""k-anonymity and l-diversity over quasi-identifiers: choose levels, suppress, verify.
+
+The search never needs the rows. It works on a table of *combinations*: each
+distinct tuple of level-0 quasi-identifier values (plus the l-diversity value),
+with how many rows have it. The streaming engine builds that table batch by
+batch in its first pass; in memory it is built in one go, so both choose the
+same levels. Each ladder renders every level from level-0 values, so a level
+vector maps combinations to equivalence classes without touching the rows.
+
+Greedy search: while more rows sit in classes smaller than k (or less diverse
+than l) than `max_suppression` allows, raise one quasi-identifier one level; the
+step chosen removes the most violating rows per unit of precision lost (a level
+costs 1/height of its ladder), or, when no step removes any, merges the most
+classes. Then the remaining violating classes are suppressed, and the output is
+checked independently by grouping its own values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from desensitize.errors import DataError, KAnonymityError
+from desensitize.rules.base import Ladder
+
+__all__ = ["ComboCounts", "KPlan", "QuasiIdentifier", "choose_levels", "verify"]
+
+COUNT = "__count__"
+
+
+@dataclass(frozen=True)
+class QuasiIdentifier:
+    name: str
+    ladder: Ladder
+
+
+class ComboCounts:
+    """Counts of distinct value combinations, merged batch by batch in bounded memory."""
+
+    def __init__(self, names: Sequence[str], compact_at: int = 1_000_000) -> None:
+        self.names = list(names)
+        self._parts: list[pa.Table] = []
+        self._rows = 0
+        self._compact_at = compact_at
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        part = table.select(self.names).group_by(self.names, use_threads=False)
+        part = part.aggregate([([], "count_all")]).rename_columns([*self.names, COUNT])
+        self._parts.append(part)
+        self._rows += part.num_rows
+        if self._rows > self._compact_at:
+            self._compact()
+
+    def _compact(self) -> None:
+        merged = pa.concat_tables(self._parts, promote_options="permissive")
+        merged = merged.group_by(self.names, use_threads=False).aggregate([(COUNT, "sum")])
+        self._parts = [merged.rename_columns([*self.names, COUNT])]
+        self._rows = self._parts[0].num_rows
+        self._compact_at = max(self._compact_at, 2 * self._rows)
+
+    def table(self) -> pa.Table | None:
+        """The merged counts (column `COUNT` holds the rows), or None if nothing was added."""
+        if not self._parts:
+            return None
+        if len(self._parts) > 1:
+            self._compact()
+        return self._parts[0]
+
+    def sizes(self) -> np.ndarray:
+        """Rows per distinct combination."""
+        merged = self.table()
+        return np.zeros(0, np.int64) if merged is None else merged[COUNT].to_numpy()
+
+
+def _codes(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Dense integer codes of values (null is a value of its own), and the value of each code."""
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
+    return encoded.indices.to_numpy().astype(np.int64), encoded.dictionary
+
+
+class ClassEncoder:
+    """Maps per-quasi-identifier codes to dense class ids, the same way for every batch.
+
+    Codes are combined one column at a time and re-densified against the sorted
+    combinations seen when fitting, so keys never overflow however many columns.
+    """
+
+    def __init__(self, codes: Sequence[np.ndarray], cards: Sequence[int]) -> None:
+        self.cards = list(cards)
+        self.stages: list[np.ndarray] = []
+        key = codes[0]
+        for code, card in zip(codes[1:], self.cards[1:], strict=True):
+            valid, key = np.unique(key * card + code, return_inverse=True)
+            self.stages.append(valid)
+        self.ids = key
+        self.classes = len(self.stages[-1]) if self.stages else self.cards[0]
+
+    def encode(self, codes: Sequence[np.ndarray]) -> np.ndarray:
+        key = codes[0]
+        for code, card, valid in zip(codes[1:], self.cards[1:], self.stages, strict=True):
+            raw = key * card + code
+            key = np.searchsorted(valid, raw)
+            if len(raw) and (key.max() >= len(valid) or np.any(valid[key] != raw)):
+                raise DataError("the input changed between the two passes over it")
+        return key
+
+
+@dataclass
+class _Levels:
+    """Per quasi-identifier: codes of every combination at every level, and how many."""
+
+    qi: QuasiIdentifier
+    distinct: pa.Array
+    codes: list[np.ndarray] = field(default_factory=list)
+    values: list[pa.Array] = field(default_factory=list)
+
+    @property
+    def cards(self) -> list[int]:
+        return [len(values) for values in self.values]
+
+    @classmethod
+    def build(cls, qi: QuasiIdentifier, column: pa.Array) -> _Levels:
+        distinct = pc.unique(column)
+        position = pc.index_in(column, value_set=distinct, skip_nulls=False).to_numpy()
+        levels = cls(qi, distinct)
+        for level in range(qi.ladder.top + 1):
+            code, values = _codes(qi.ladder.at(distinct, level))
+            levels.codes.append(code[position])
+            levels.values.append(values)
+        return levels
+
+    def next_level(self, level: int) -> int | None:
+        """The next level that merges values (levels that change nothing are skipped)."""
+        for higher in range(level + 1, len(self.cards)):
+            if self.cards[higher] < self.cards[level]:
+                return higher
+        return None
+
+
+@dataclass(frozen=True)
+class KPlan:
+    """The chosen levels and which equivalence classes to suppress."""
+
+    k: int
+    l: int  # noqa: E741
+    levels: dict[str, int]
+    labels: dict[str, str]
+    heights: dict[str, int]
+    rows: int
+    rows_suppressed: int
+    information_loss: float
+    dictionaries: dict[str, pa.Array]
+    encoder: ClassEncoder
+    suppressed: np.ndarray
+
+    def suppress_mask(self, outputs: dict[str, pa.Array]) -> np.ndarray:
+        """True for rows whose class (by their output values) is suppressed."""
+        codes = []
+        for name, dictionary in self.dictionaries.items():
+            code = pc.index_in(outputs[name], value_set=dictionary, skip_nulls=False)
+            if code.null_count:
+                raise DataError(f"column {name!r}: the input changed between the two passes")
+            codes.append(code.to_numpy().astype(np.int64))
+        if not codes or len(codes[0]) == 0:
+            return np.zeros(len(next(iter(outputs.values()), [])), dtype=bool)
+        return self.suppressed[self.encoder.encode(codes)]
+
+    def to_dict(self) -> dict[str, Any]:
+        levels = {
+            name: {
+                "level": level,
+                "generalization": self.labels[name],
+                "height": self.heights[name],
+            }
+            for name, level in self.levels.items()
+        }
+        return {
+            "k": self.k,
+            "l": self.l,
+            "levels": levels,
+            "rows_suppressed": self.rows_suppressed,
+            "information_loss": self.information_loss,
+        }
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """Equivalence classes at one level vector: which fail k (or l), and their rows."""
+
+    encoder: ClassEncoder
+    failing: np.ndarray
+    violating: int
+
+
+def _evaluate(
+    levels: list[_Levels],
+    chosen: Sequence[int],
+    weights: np.ndarray,
+    lcodes: tuple[np.ndarray, int] | None,
+    k: int,
+    l: int,  # noqa: E741
+) -> _Outcome:
+    encoder = ClassEncoder(
+        [lv.codes[c] for lv, c in zip(levels, chosen, strict=True)],
+        [lv.cards[c] for lv, c in zip(levels, chosen, strict=True)],
+    )
+    sizes = np.bincount(encoder.ids, weights=weights, minlength=encoder.classes)
+    failing = sizes < k
+    if lcodes is not None:
+        codes, card = lcodes
+        pairs = np.unique(encoder.ids * card + codes)
+        diversity = np.bincount(pairs // card, minlength=encoder.classes)
+        failing |= diversity < l
+    return _Outcome(encoder, failing, int(sizes[failing].sum()))
+
+
+def _best_step(
+    levels: list[_Levels], chosen: list[int], current: _Outcome, evaluate
+) -> tuple[list[int], _Outcome] | None:
+    """The one-level step that removes the most violating rows per unit of precision lost;
+    if none removes any, the one leaving the fewest classes (it merges the most)."""
+    best = None
+    for i, lv in enumerate(levels):
+        step = lv.next_level(chosen[i])
+        if step is None:
+            continue
+        trial = [*chosen[:i], step, *chosen[i + 1 :]]
+        outcome = evaluate(trial)
+        loss = (step - chosen[i]) / lv.qi.ladder.top
+        gain = (current.violating - outcome.violating) / loss
+        rank = (-gain, outcome.encoder.classes, loss, i)
+        if best is None or rank < best[0]:
+            best = (rank, trial, outcome)
+    return None if best is None else (best[1], best[2])
+
+
+def choose_levels(
+    counts: pa.Table,
+    qis: Sequence[QuasiIdentifier],
+    *,
+    k: int,
+    l_column: str | None = None,
+    l: int = 1,  # noqa: E741
+    max_suppression: float,
+) -> KPlan:
+    """Generalize greedily until few enough rows need suppressing; see the module doc."""
+    weights = counts[COUNT].to_numpy().astype(np.float64)
+    rows = int(weights.sum())
+    if rows < k:
+        raise KAnonymityError(
+            f"k={k} is larger than the table ({rows} rows): no {k}-anonymous release exists"
+        )
+    levels = [_Levels.build(qi, counts[qi.name].combine_chunks()) for qi in qis]
+    lcodes = None
+    if l_column is not None:
+        codes, values = _codes(counts[l_column].combine_chunks())
+        lcodes = (codes, len(values))
+
+    def evaluate(chosen: Sequence[int]) -> _Outcome:
+        return _evaluate(levels, chosen, weights, lcodes, k, l)
+
+    budget = int(np.floor(max_suppression * rows))
+    chosen = [0] * len(qis)
+    outcome = evaluate(chosen)
+    while outcome.violating > budget:
+        step = _best_step(levels, chosen, outcome, evaluate)
+        if step is None:
+            raise KAnonymityError(
+                _unreachable(k, l, l_column, outcome.violating, rows, max_suppression)
+            )
+        chosen, outcome = step
+    picked = list(zip(levels, chosen, strict=True))
+    return KPlan(
+        k=k,
+        l=l,
+        levels={lv.qi.name: c for lv, c in picked},
+        labels={lv.qi.name: lv.qi.ladder.labels[c] for lv, c in picked},
+        heights={lv.qi.name: lv.qi.ladder.top for lv, _ in picked},
+        rows=rows,
+        rows_suppressed=outcome.violating,
+        information_loss=float(np.mean([c / lv.qi.ladder.top for lv, c in picked])),
+        dictionaries={lv.qi.name: lv.values[c] for lv, c in picked},
+        encoder=outcome.encoder,
+        suppressed=outcome.failing,
+    )
+
+
+def _unreachable(k: int, l: int, l_column, violating: int, rows: int, limit: float) -> str:  # noqa: E741
+    what = f"k={k}" + (f" and l={l} on column {l_column!r}" if l_column else "")
+    return (
+        f"cannot reach {what}: even fully generalized, {violating} of {rows} rows would be "
+        f"suppressed, above max_suppression={limit:g}"
+    )
+
+
+def verify(
+    counts: pa.Table | None,
+    qis: Sequence[str],
+    *,
+    k: int,
+    l_column: str | None = None,
+    l: int = 1,  # noqa: E741
+) -> None:
+    """Check an output's own combination counts: every class has >= k rows (and >= l values)."""
+    if counts is None or counts.num_rows == 0:
+        return
+    classes = counts.group_by(list(qis), use_threads=False).aggregate(
+        [(COUNT, "sum"), ([], "count_all")]
+    )
+    smallest = pc.min(classes[f"{COUNT}_sum"]).as_py()
+    if smallest < k:
+        raise KAnonymityError(
+            f"output check failed: a class over {', '.join(qis)} has {smallest} rows, fewer than k={k}"
+        )
+    if l_column is not None:
+        least = pc.min(classes["count_all"]).as_py()
+        if least < l:
+            raise KAnonymityError(
+                f"output check failed: a class has {least} distinct {l_column!r} values, fewer than l={l}"
+            )

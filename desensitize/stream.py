@@ -1,0 +1,179 @@
+"""Desensitize a CSV or Parquet file into another in bounded memory.
+
+Two passes over Arrow record batches. The first reads only the columns k-anonymity
+needs and keeps only counts of their value combinations; the second transforms
+and writes batch by batch. Batches are re-cut to a multiple of the noise rule's
+row block, so every row gets exactly the noise an in-memory `apply` gives it.
+The output is written to a temporary file and renamed only once the output's
+own k-anonymity check passes: a failed run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from desensitize.engine import Desensitizer, Report, measure_utility
+from desensitize.errors import DataError
+from desensitize.keys import Keyring, as_keyring
+from desensitize.policy import Policy, as_policy
+from desensitize.rules.noise import ROW_BLOCK
+
+__all__ = ["apply_stream"]
+
+_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def _format(path: Path) -> str:
+    fmt = _SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(f"{path.name}: expected a .csv or .parquet file")
+    return fmt
+
+
+class _Source:
+    """A CSV or Parquet file read as Arrow batches of a chosen set of columns."""
+
+    def __init__(self, path: Path, encoding: str, text_columns: list[str]) -> None:
+        self.path, self.encoding, self.format = path, encoding, _format(path)
+        self.text_columns = text_columns
+        if not path.exists():
+            raise DataError(f"{path.name}: no such file")
+
+    def schema(self) -> pa.Schema:
+        if self.format == "parquet":
+            return pq.ParquetFile(self.path).schema_arrow
+        with self._csv(None) as reader:
+            return reader.schema
+
+    @contextmanager
+    def _csv(self, columns: list[str] | None) -> Iterator[pacsv.CSVStreamingReader]:
+        read = pacsv.ReadOptions(encoding=self.encoding, block_size=8 << 20)
+        convert = pacsv.ConvertOptions(
+            include_columns=columns or [],
+            column_types={name: pa.string() for name in self.text_columns},
+        )
+        try:
+            reader = pacsv.open_csv(self.path, read_options=read, convert_options=convert)
+        except (pa.ArrowInvalid, UnicodeDecodeError, LookupError) as exc:
+            raise _csv_error(self.path, exc) from None
+        try:
+            yield reader
+        finally:
+            reader.close()
+
+    def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        if self.format == "parquet":
+            yield from pq.ParquetFile(self.path).iter_batches(batch_size=65_536, columns=columns)
+            return
+        with self._csv(columns) as reader:
+            try:
+                yield from reader
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                raise _csv_error(self.path, exc, reader.schema.names) from None
+
+
+def _csv_error(path: Path, exc: Exception, names: list[str] | None = None) -> DataError:
+    """Name the file and column, never the offending value (Arrow quotes it)."""
+    if isinstance(exc, UnicodeDecodeError | LookupError):
+        return DataError(f"{path.name}: cannot decode the file with the given encoding")
+    where = re.search(r"column #(\d+)", str(exc))
+    column = f" column {names[int(where.group(1))]!r}:" if where and names else ""
+    return DataError(f"{path.name}:{column} a value does not fit the column's type")
+
+
+def _rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[tuple[int, pa.Table]]:
+    """Tables of exactly `rows` rows (the last may be shorter), with their first row's offset."""
+    pending: list[pa.RecordBatch] = []
+    count = offset = 0
+    for batch in batches:
+        pending.append(batch)
+        count += batch.num_rows
+        while count >= rows:
+            table = pa.Table.from_batches(pending)
+            yield offset, table.slice(0, rows)
+            pending = table.slice(rows).to_batches()
+            count, offset = count - rows, offset + rows
+    if count:
+        yield offset, pa.Table.from_batches(pending)
+
+
+class _Sink:
+    """Writes output batches of one schema to CSV or Parquet."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path, self.format = path, fmt
+        self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
+        self.schema: pa.Schema | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            self.schema = table.schema
+            if self.format == "parquet":
+                self._writer = pq.ParquetWriter(self.path, self.schema)
+            else:
+                self._writer = pacsv.CSVWriter(self.path, self.schema)
+        if table.schema != self.schema:
+            table = table.cast(self.schema)
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def apply_stream(
+    source: str | Path,
+    sink: str | Path,
+    policy: Policy | Mapping[str, Any],
+    keys: Keyring | bytes,
+    *,
+    batch_rows: int = 100_000,
+    encoding: str = "utf-8",
+) -> Report:
+    """Desensitize `source` (CSV or Parquet) into `sink` (CSV or Parquet, UTF-8 CSV).
+
+    Gives the same rows as `apply` on the same table, policy and keys. The report's
+    utility figures are measured on the first batch.
+    """
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be positive, got {batch_rows}")
+    policy, keys = as_policy(policy), as_keyring(keys)
+    source, sink = Path(source), Path(sink)
+    text = [c.name for c in policy.columns if c.rule is not None and c.rule.text_input]
+    reader = _Source(source, encoding, text)
+    sink_format = _format(sink)
+    policy.validate_for(reader.schema())
+    engine = Desensitizer(policy, keys)
+    rows = -(-batch_rows // ROW_BLOCK) * ROW_BLOCK
+    if engine.survey_columns:
+        for offset, table in _rebatch(reader.batches(engine.survey_columns), rows):
+            engine.survey(table, offset)
+    engine.prepare()
+    partial = sink.with_name(sink.name + ".part")
+    writer = _Sink(partial, sink_format)
+    utility = None
+    try:
+        for offset, table in _rebatch(reader.batches(policy.required_columns), rows):
+            out, kept = engine.transform(table, offset)
+            if utility is None and table.num_rows:
+                utility = measure_utility(policy, table, out, kept)
+            writer.write(out)
+        if writer.schema is None:  # an empty input still gets the policy's columns
+            empty = reader.schema().empty_table().select(policy.required_columns)
+            writer.write(engine.transform(empty, 0)[0])
+        writer.close()
+        report = engine.finish(utility)
+        partial.replace(sink)
+    finally:
+        writer.close()
+        partial.unlink(missing_ok=True)
+    return report
