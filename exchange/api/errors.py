@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from contracts.errors import ContractError
 from desensitize.errors import BudgetExceeded, DesensitizeError
 from exchange.errors import ExchangeError
+from exchange.ingest import UploadError
 
 log = logging.getLogger("datalease")
 
@@ -32,6 +33,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ExchangeError)
     async def _exchange(_: Request, exc: ExchangeError) -> JSONResponse:
         return error_body(exc.status_code, exc.code, exc.message)
+
+    @app.exception_handler(UploadError)
+    async def _upload(_: Request, exc: UploadError) -> JSONResponse:
+        return error_body(422, "bad_upload", f"the file could not be read: {exc}")
 
     @app.exception_handler(BudgetExceeded)
     async def _budget(_: Request, exc: BudgetExceeded) -> JSONResponse:

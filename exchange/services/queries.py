@@ -22,10 +22,6 @@ from exchange.services.lifecycle import require_active
 from exchange.services.raw import read_raw
 
 
-def query_columns(body: dict[str, Any]) -> list[str]:
-    return [c for c in (body.get("column"), body.get("by")) if c]
-
-
 def run(
     session: Session, exchange: Exchange, buyer: Account, lease: Lease, body: dict[str, Any]
 ) -> dict[str, Any]:
@@ -33,7 +29,7 @@ def run(
         raise Forbidden(f"lease {lease.id} belongs to another buyer")
     require_active(lease, now_utc())
     query = Query.from_dict(body)
-    outside = [c for c in query_columns(body) if c not in lease.columns]
+    outside = [c for c in query.columns if c not in lease.columns]
     if outside:
         raise Invalid(f"the lease does not cover columns: {', '.join(outside)}")
     epsilon = round(query.epsilon * MICRO)
@@ -51,14 +47,14 @@ def run(
     dataset = session.get(Dataset, lease.dataset_id)
     assert dataset is not None
     frame = read_raw(exchange, dataset)[lease.columns]
-    release = run_query(frame, query)
+    value = run_query(frame, query)
     session.add(
         BudgetSpend(
             dataset_id=dataset.id,
             lease_id=lease.id,
             kind="query",
             epsilon_micro=epsilon,
-            detail={"op": body.get("op")},
+            detail={"op": query.op},
         )
     )
     exchange.log.record(
@@ -67,13 +63,26 @@ def run(
         actor=buyer.id,
         lease=lease.id,
         dataset=dataset.id,
-        op=str(body.get("op")),
-        columns=query_columns(body),
+        op=query.op,
+        columns=list(query.columns),
         epsilon=str(query.epsilon),
     )
     session.refresh(lease)
-    record = release.to_dict() if hasattr(release, "to_dict") else {"value": release}
     return {
-        **record,
+        "op": query.op,
+        "columns": list(query.columns),
+        "value": jsonable(value),
+        "epsilon": query.epsilon,
         "lease_epsilon_remaining": (lease.query_epsilon_micro - lease.query_spent_micro) / MICRO,
     }
+
+
+def jsonable(value: Any) -> Any:
+    """numpy scalars and containers as plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value

@@ -47,10 +47,18 @@ def upgrade() -> None:
     op.create_table(
         "ledger_entries",
         sa.Column("index", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("entry_type", sa.String(length=40), nullable=False),
+        sa.Column("subject", sa.String(length=40), nullable=True),
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", exchange.db.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("index"),
     )
+    with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_ledger_entries_entry_type"), ["entry_type"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_ledger_entries_subject"), ["subject"], unique=False)
+
     op.create_table(
         "api_keys",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -271,6 +279,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_api_keys_account_id"))
 
     op.drop_table("api_keys")
+    with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ledger_entries_subject"))
+        batch_op.drop_index(batch_op.f("ix_ledger_entries_entry_type"))
+
     op.drop_table("ledger_entries")
     op.drop_table("idempotency_records")
     with op.batch_alter_table("accounts", schema=None) as batch_op:
