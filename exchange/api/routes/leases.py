@@ -184,10 +184,14 @@ def receipts(
     lease_id: str, session: SessionDep, account: CurrentAccount, exchange: ExchangeDep
 ) -> dict[str, Any]:
     lease = leases.get_lease(session, lease_id, account)
-    items = []
-    for index, entry in exchange.log.entries(session, subject=lease.id):
-        if entry["type"] == "desensitization_receipt":
-            items.append(
-                {"index": index, "entry": entry, "inclusion": exchange.log.inclusion(index)}
-            )
+    found = [
+        (index, entry)
+        for index, entry in exchange.log.entries(session, subject=lease.id)
+        if entry["type"] == "desensitization_receipt"
+    ]
+    session.commit()  # end the read before the log opens its own session for the proofs
+    items = [
+        {"index": index, "entry": entry, "inclusion": exchange.log.inclusion(index)}
+        for index, entry in found
+    ]
     return {"lease_id": lease.id, "receipts": items}
