@@ -16,3 +16,21 @@ if _ROOT not in sys.path[:1]:
 if getattr(sys.modules.get("contracts"), "__file__", "") is None:  # a namespace stand-in
     for _name in [n for n in sys.modules if n == "contracts" or n.startswith("contracts.")]:
         del sys.modules[_name]
+
+
+import pytest  # noqa: E402  (after the sys.path fix above)
+from contracts_samples import build_sample_ledger  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
+from contracts import Ledger  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    """Two leases paid and split, one refunded, with access records between them."""
+    return build_sample_ledger()
