@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -93,7 +94,7 @@ def verify_ledger(
     key: str | bytes = key_path.read_bytes() if key_path.exists() else public_key
     with export.open(encoding="utf-8") as fh:
         report = verify_export(fh, key)
-    typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(dataclasses.asdict(report), indent=2, ensure_ascii=False))
     raise typer.Exit(0 if report.ok else 1)
 
 

@@ -12,6 +12,13 @@ from contracts import verify_export
 from examples.generate_city_data import generate
 from exchange.demo import Actor, Server, console, say, show_frame
 
+SHOWN = ["name", "resident_id", "mobile", "birth_date", "gender", "district", "monthly_income"]
+
+
+def _metric(risk: dict[str, Any], name: str) -> str:
+    value = risk.get(name)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
 
 def fen(amount: int) -> str:
     return f"¥{amount // 100:,}.{amount % 100:02d}"
@@ -80,11 +87,26 @@ def _provider_uploads(provider: Actor, rows: int) -> dict[str, Any]:
     show_frame(detected, "profile: detected kinds and suggested classes", rows=20)
     policy = dataset["profile"]["suggested_policy"]
     policy["k"] = 5
+    # Household size is not something an attacker looks up; keep it as a plain attribute.
+    policy["columns"]["household_size"] = {"class": "attribute", "rule": "keep"}
     provider("PUT", f"/v1/datasets/{dataset['id']}/policy", json=policy)
     preview = provider("GET", f"/v1/datasets/{dataset['id']}/preview", params={"rows": 5})
-    show_frame(pd.DataFrame(preview["rows"]), "desensitized preview (provider view)")
-    risk = preview["report"].get("risk", {})
-    say("risk before → after", f"before: {risk.get('before')}\nafter:  {risk.get('after')}")
+    show_frame(pd.DataFrame(preview["rows"])[SHOWN], "desensitized preview (provider view)")
+    report = preview["report"]
+    say(
+        "re-identification risk over the quasi-identifiers, before → after",
+        "\n".join(
+            f"{name:<28} {_metric(report['risk_before'], name)} → {_metric(report['risk_after'], name)}"
+            for name in (
+                "classes",
+                "smallest_class",
+                "rows_below_k",
+                "unique_rows",
+                "max_risk",
+                "mean_risk",
+            )
+        ),
+    )
     return dataset
 
 
@@ -159,7 +181,7 @@ def _buyer_leases(buyer: Actor, offer: dict[str, Any]) -> dict[str, Any]:
     response = buyer("GET", f"/v1/leases/{lease['id']}/extract", params={"format": "csv"})
     extract = pd.read_csv(io.BytesIO(response.content), dtype=str)
     show_frame(
-        extract,
+        extract[SHOWN],
         f"extract: {len(extract)} rows, sha256 "
         f"{response.headers.get('x-extract-sha256', '')[:16]}…",
     )
@@ -245,7 +267,7 @@ def _auditor_checks(
     public = auditor("GET", "/v1/ledger/public-key")["public_key_pem"]
     report = verify_export(export.splitlines(), public)
     console.print(
-        f"offline verification of {report.to_dict().get('entries')} entries: "
+        f"offline verification of {report.entries_checked} entries: "
         f"{'OK' if report.ok else 'FAILED'}"
     )
     revenue = auditor("GET", "/v1/audit/revenue")

@@ -109,6 +109,14 @@ class IdempotencyMiddleware:
         status = 500
         headers: dict[str, str] = {}
         body = bytearray()
+        stored = False
+
+        async def store() -> None:
+            nonlocal stored
+            stored = True
+            await anyio.to_thread.run_sync(
+                self._store, exchange, record_id, status, headers, bytes(body)
+            )
 
         async def capture(message: Message) -> None:
             nonlocal status
@@ -120,14 +128,16 @@ class IdempotencyMiddleware:
                         headers[name] = v.decode("latin-1")
             elif message["type"] == "http.response.body":
                 body.extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Record before the client sees the end, so an immediate retry replays.
+                    await store()
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
         finally:
-            await anyio.to_thread.run_sync(
-                self._store, exchange, record_id, status, headers, bytes(body)
-            )
+            if not stored:
+                await store()
 
     @staticmethod
     def _store(

@@ -132,7 +132,7 @@ def make_quote(
         ),
     ]
     total = base
-    for _, value, unit, _ in factors[1:]:
+    for _, value, _unit, _ in factors[1:]:
         total = total * value // BP  # floor at each step, in the buyer's favour
     minimum = int(pricing.get("minimum_price_minor", 0))
     applied_minimum = total < minimum
