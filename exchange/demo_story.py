@@ -119,12 +119,16 @@ def _provider_publishes(provider: Actor, dataset: dict[str, Any]) -> dict[str, A
             "dataset_id": dataset["id"],
             "title": "深圳居民画像（脱敏）",
             "terms": {
-                "allowed_purposes": ["traffic_planning", "public_service", "academic_research"],
+                "allowed_purposes": [
+                    "traffic-planning",
+                    "public-service-operation",
+                    "academic-research",
+                ],
                 "max_period_days": 180,
                 "max_downloads": 3,
                 "territory": "CN-GD",
             },
-            "pricing": {"base_price_minor": 500_000, "minimum_price_minor": 50_000},
+            "pricing": {"base_minor_per_1000_rows": 30_000, "minimum_minor": 50_000},
             "shares_bp": {
                 "provider": 6500,
                 "party:futian-data-center": 1500,
@@ -150,7 +154,7 @@ def _buyer_leases(buyer: Actor, offer: dict[str, Any]) -> dict[str, Any]:
     )
     request = {
         "offer_id": offer["id"],
-        "purpose": "traffic_planning",
+        "purpose": "traffic-planning",
         "purpose_text": "commuter flows for bus network redesign",
         "days": 30,
         "epsilon": 1.0,
@@ -159,7 +163,7 @@ def _buyer_leases(buyer: Actor, offer: dict[str, Any]) -> dict[str, Any]:
     table = [
         {
             "factor": f.get("name"),
-            "value": f.get("value", f.get("multiplier")),
+            "x": f"{f['numerator']}/{f['denominator']}",
             "why": f.get("explanation", ""),
         }
         for f in quote.get("factors", [])
@@ -228,10 +232,10 @@ def _important_grade(provider: Actor, buyer: Actor, rows: int) -> None:
             "dataset_id": dataset["id"],
             "title": "门诊就诊统计（脱敏）",
             "terms": {
-                "allowed_purposes": ["academic_research", "public_service"],
+                "allowed_purposes": ["academic-research", "public-service-operation"],
                 "max_period_days": 90,
             },
-            "pricing": {"base_price_minor": 800_000},
+            "pricing": {"base_minor_per_1000_rows": 60_000},
             "shares_bp": {"provider": 8000, "platform": 1500, "subject_pool": 500},
             "epsilon_cap": 3.0,
         },
@@ -239,7 +243,7 @@ def _important_grade(provider: Actor, buyer: Actor, rows: int) -> None:
     lease = buyer(
         "POST",
         "/v1/leases",
-        json={"offer_id": offer["id"], "purpose": "academic_research", "days": 60},
+        json={"offer_id": offer["id"], "purpose": "academic-research", "days": 60},
     )
     console.print(f"lease {lease['id']}: {lease['status']} — waiting for the provider")
     approved = provider(

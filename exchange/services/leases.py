@@ -91,6 +91,7 @@ def request_lease(session: Session, exchange: Exchange, buyer: Account, req: Lea
     assert dataset is not None
     policy = require_policy(dataset)
     columns = _columns(policy, req.columns)
+    purpose = terms_svc.purpose(req.purpose)
     now = now_utc()
     starts = req.starts_at or now
     if starts.tzinfo is None:
@@ -102,7 +103,7 @@ def request_lease(session: Session, exchange: Exchange, buyer: Account, req: Lea
     decision = terms_svc.decide(
         offer=offer,
         dataset=dataset,
-        purpose=req.purpose,
+        purpose=purpose,
         starts_at=starts,
         ends_at=ends,
         columns=columns,
@@ -117,7 +118,7 @@ def request_lease(session: Session, exchange: Exchange, buyer: Account, req: Lea
         dataset_id=dataset.id,
         buyer_id=buyer.id,
         provider_id=offer.provider_id,
-        purpose=req.purpose,
+        purpose=purpose,
         purpose_text=req.purpose_text,
         columns=columns,
         starts_at=starts,
@@ -144,7 +145,7 @@ def request_lease(session: Session, exchange: Exchange, buyer: Account, req: Lea
         lease=lease.id,
         dataset=dataset.id,
         offer=offer.id,
-        purpose=req.purpose,
+        purpose=purpose,
         starts_at=starts.isoformat(),
         ends_at=ends.isoformat(),
         price_minor=lease.price_minor,

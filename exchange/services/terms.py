@@ -1,25 +1,36 @@
-"""The bridge from stored offers and leases to licence decisions, quotes and agreements."""
+"""The bridge from stored offers and leases to ``contracts``: grade decisions, quotes, ODRL."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from contracts import ContractError
+from contracts.licence import (
+    Grade,
+    LeaseRequest,
+    Licence,
+    Outcome,
+    Purpose,
+    Terms,
+)
+from contracts.licence import (
+    decide as grade_decide,
+)
+from contracts.odrl import to_odrl
+from contracts.pricing import ColumnKind, PriceList, QuoteRequest, quote
 from desensitize import Policy
 from exchange.db.models import Account, Dataset, Lease, Offer
 from exchange.errors import Conflict, Invalid
 
-PURPOSES = (
-    "traffic_planning",
-    "public_service",
-    "academic_research",
-    "commercial_analytics",
-    "model_training",
-)
-QUOTE_TTL = timedelta(minutes=15)
+PURPOSES = tuple(p.value for p in Purpose)
+KIND_OF_CLASS = {
+    "identifier": ColumnKind.IDENTIFIER,
+    "quasi_identifier": ColumnKind.QUASI_IDENTIFIER,
+    "sensitive": ColumnKind.SENSITIVE,
+    "attribute": ColumnKind.PLAIN,
+}
 
 
 @dataclass(frozen=True)
@@ -28,17 +39,48 @@ class GrantDecision:
     reason: str
 
 
-def validate_offer_terms(terms: dict[str, Any]) -> dict[str, Any]:
-    unknown = [p for p in terms.get("allowed_purposes", []) if p not in PURPOSES]
-    if unknown:
-        raise Invalid(
-            f"terms.allowed_purposes: unknown purpose {', '.join(unknown)}; "
-            f"choose from {', '.join(PURPOSES)}"
+def purpose(value: str) -> str:
+    """The vocabulary's spelling ('traffic-planning'); underscores are accepted too."""
+    canonical = value.strip().lower().replace("_", "-")
+    if canonical not in PURPOSES:
+        raise Invalid(f"purpose {value!r} is not in the vocabulary: {', '.join(PURPOSES)}")
+    return canonical
+
+
+def offer_terms(terms: dict[str, Any]) -> Terms:
+    try:
+        return Terms(
+            allowed_purposes=frozenset(terms["allowed_purposes"]),
+            permitted_uses=frozenset(terms["permitted_uses"]),
+            prohibitions=frozenset(terms["prohibitions"]),
+            territories=frozenset({terms["territory"]}),
+            max_period_days=int(terms["max_period_days"]),
+            max_downloads=int(terms["max_downloads"]),
+            cross_lease_linking=bool(terms["link_across_leases"]),
         )
-    return dict(terms)
+    except (ContractError, ValueError) as exc:
+        raise Invalid(f"terms: {exc}") from None
+
+
+def validate_offer_terms(terms: dict[str, Any]) -> dict[str, Any]:
+    terms = {**terms, "allowed_purposes": [purpose(p) for p in terms["allowed_purposes"]]}
+    offer_terms(terms)
+    return terms
+
+
+def price_list(pricing: dict[str, Any]) -> PriceList:
+    try:
+        return PriceList(
+            base_minor_per_1000_rows=int(pricing["base_minor_per_1000_rows"]),
+            minimum_minor=int(pricing.get("minimum_minor", 0)),
+            validity=timedelta(minutes=15),
+        )
+    except (ContractError, ValueError) as exc:
+        raise Invalid(f"pricing: {exc}") from None
 
 
 def validate_pricing(pricing: dict[str, Any]) -> dict[str, Any]:
+    price_list(pricing)
     return dict(pricing)
 
 
@@ -53,43 +95,27 @@ def decide(
     epsilon: float,
 ) -> GrantDecision:
     """Data Security Law grades: core never, important with approval, general automatically."""
+    request = LeaseRequest(
+        purpose=Purpose(purpose),
+        start=starts_at,
+        end=ends_at,
+        territory=offer.terms.get("territory", "CN"),
+    )
+    decision = grade_decide(Grade(dataset.grade), offer_terms(offer.terms), request)
+    reasons = "; ".join(decision.reasons)
     if dataset.grade == "core":
-        raise Conflict("core data is never leasable", code="not_leasable")
-    allowed = offer.terms.get("allowed_purposes", [])
-    if purpose not in allowed:
+        raise Conflict(reasons, code="not_leasable")
+    if decision.outcome is Outcome.REFUSED:
         raise Invalid(
-            f"purpose {purpose!r} is not allowed by offer {offer.id}; "
-            f"allowed purposes: {', '.join(allowed)}"
+            f"the request does not fit offer {offer.id}: {reasons}", code="terms_violation"
         )
-    days = (ends_at - starts_at).days
-    if days > int(offer.terms.get("max_period_days", 90)):
-        raise Invalid(
-            f"a period of {days} days exceeds the offer's maximum of "
-            f"{offer.terms.get('max_period_days')} days"
-        )
-    if dataset.grade == "important":
-        return GrantDecision(False, "important data: waiting for the provider's approval")
-    return GrantDecision(True, "general data: the request fits the offer, granted automatically")
+    return GrantDecision(decision.outcome is Outcome.AUTO_GRANT, reasons)
 
 
-# Multipliers in basis points (10,000 = x1), so every step is exact integer arithmetic.
-ROW_TIERS_BP = ((10_000, 5_000), (100_000, 8_000), (1_000_000, 10_000), (None, 14_000))
-CLASS_WEIGHT_BP = {
-    "identifier": 1_000,
-    "quasi_identifier": 1_200,
-    "sensitive": 1_500,
-    "attribute": 600,
-}
-GRADE_BP = {"general": 10_000, "important": 15_000}
-EXCLUSIVE_BP = 30_000
-BP = 10_000
-
-
-def _rows_bp(rows: int) -> int:
-    for limit, bp in ROW_TIERS_BP:
-        if limit is None or rows <= limit:
-            return bp
-    raise AssertionError("unreachable")
+def epsilon_text(epsilon: float) -> str | None:
+    """Epsilon as the decimal string contracts expects (never a float); None when zero."""
+    text = f"{epsilon:.6f}".rstrip("0").rstrip(".")
+    return None if text in ("0", "") else text
 
 
 def make_quote(
@@ -102,117 +128,56 @@ def make_quote(
     epsilon: float,
     now: datetime,
 ) -> dict[str, Any]:
-    """A deterministic, itemised price in fen; the same inputs always give the same total."""
+    """A deterministic, itemised price in fen from the offer's price list."""
     specs = policy.to_dict()["columns"]
-    pricing = offer.pricing
-    base = int(pricing["base_price_minor"])
-    eps_milli = round(epsilon * 1000)
-    factors = [
-        ("base_price", base, "minor", "the offer's price for the whole table, 30 days, ε≤1"),
-        ("volume", _rows_bp(dataset.rows), "bp", f"{dataset.rows} rows: volume tier"),
-        (
-            "columns",
-            sum(CLASS_WEIGHT_BP.get(specs[c].get("class"), 600) for c in columns),
-            "bp",
-            f"{len(columns)} columns weighted by class (QI and sensitive cost more)",
-        ),
-        ("grade", GRADE_BP.get(dataset.grade, BP), "bp", f"{dataset.grade} data"),
-        ("period", days * BP // 30, "bp", f"{days} days against a 30-day base"),
-        (
-            "privacy_budget",
-            BP + max(0, eps_milli - 1000) * 5,
-            "bp",
-            f"ε={epsilon:g}: each ε above 1 adds 50%, more accuracy costs more",
-        ),
-        (
-            "exclusivity",
-            EXCLUSIVE_BP if pricing.get("exclusive") else BP,
-            "bp",
-            "exclusive" if pricing.get("exclusive") else "non-exclusive",
-        ),
-    ]
-    total = base
-    for _, value, _unit, _ in factors[1:]:
-        total = total * value // BP  # floor at each step, in the buyer's favour
-    minimum = int(pricing.get("minimum_price_minor", 0))
-    applied_minimum = total < minimum
-    total = max(total, minimum)
-    inputs = {
-        "offer": offer.id,
-        "dataset_rows": dataset.rows,
-        "columns": columns,
-        "days": days,
-        "epsilon_milli": eps_milli,
-        "pricing": pricing,
-        "grade": dataset.grade,
-    }
+    request = QuoteRequest(
+        rows=max(dataset.rows, 1),
+        columns={c: KIND_OF_CLASS.get(specs[c].get("class"), ColumnKind.PLAIN) for c in columns},
+        grade=Grade(dataset.grade),
+        start=now,
+        end=now + timedelta(days=days),
+        epsilon=epsilon_text(epsilon),
+        exclusive=bool(offer.pricing.get("exclusive")),
+    )
+    priced = quote(price_list(offer.pricing), request, now=now)
     return {
-        "id": "q_" + _fingerprint(inputs)[:24],
+        "id": priced.id,
         "offer_id": offer.id,
-        "currency": "CNY",
-        "total_minor": total,
-        "minimum_applied": applied_minimum,
-        "factors": [{"name": n, "value": v, "unit": u, "explanation": e} for n, v, u, e in factors],
-        "expires_at": (now + QUOTE_TTL).isoformat(),
+        "currency": priced.currency,
+        "total_minor": priced.total_minor,
+        "subtotal_minor": priced.subtotal_minor,
+        "minimum_applied": priced.minimum_applied,
+        "factors": [
+            {
+                "name": f.name,
+                "numerator": f.numerator,
+                "denominator": f.denominator,
+                "explanation": f.explanation,
+            }
+            for f in priced.factors
+        ],
+        "issued_at": priced.issued_at.isoformat(),
+        "expires_at": priced.expires_at.isoformat(),
     }
 
 
 def agreement(*, offer: Offer, dataset: Dataset, lease: Lease, buyer: Account) -> dict[str, Any]:
     """The lease as a W3C ODRL 2.2 Agreement (JSON-LD)."""
-    terms = offer.terms
-    period = [
-        {
-            "leftOperand": "dateTime",
-            "operator": "gteq",
-            "rightOperand": {"@value": lease.starts_at.isoformat(), "@type": "xsd:dateTime"},
-        },
-        {
-            "leftOperand": "dateTime",
-            "operator": "lt",
-            "rightOperand": {"@value": lease.ends_at.isoformat(), "@type": "xsd:dateTime"},
-        },
-        {"leftOperand": "purpose", "operator": "eq", "rightOperand": lease.purpose},
-        {"leftOperand": "spatial", "operator": "eq", "rightOperand": terms.get("territory", "CN")},
-    ]
-    return {
-        "@context": "http://www.w3.org/ns/odrl.jsonld",
-        "@type": "Agreement",
-        "uid": f"urn:datalease:lease:{lease.id}",
-        "assigner": f"urn:datalease:account:{offer.provider_id}",
-        "assignee": f"urn:datalease:account:{buyer.id}",
-        "target": f"urn:datalease:dataset:{dataset.id}",
-        "permission": [
-            {"action": "use", "constraint": period},
-            {
-                "action": "reproduce",
-                "constraint": [
-                    *period,
-                    {
-                        "leftOperand": "count",
-                        "operator": "lteq",
-                        "rightOperand": lease.max_downloads,
-                    },
-                ],
-            },
-        ],
-        "prohibition": [{"action": p} for p in terms.get("prohibitions", [])],
-        "obligation": [
-            {
-                "action": "delete",
-                "constraint": [
-                    {
-                        "leftOperand": "dateTime",
-                        "operator": "gteq",
-                        "rightOperand": {
-                            "@value": lease.ends_at.isoformat(),
-                            "@type": "xsd:dateTime",
-                        },
-                    }
-                ],
-            }
-        ],
-    }
-
-
-def _fingerprint(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+    terms = offer_terms(offer.terms)
+    licence = Licence(
+        uid=f"urn:datalease:lease:{lease.id}",
+        assigner=f"urn:datalease:account:{offer.provider_id}",
+        assignee=f"urn:datalease:account:{buyer.id}",
+        target=f"urn:datalease:dataset:{dataset.id}",
+        grade=Grade(dataset.grade),
+        purpose=Purpose(lease.purpose),
+        purpose_text=lease.purpose_text,
+        start=lease.starts_at,
+        end=lease.ends_at,
+        permitted_uses=terms.permitted_uses,
+        prohibitions=terms.prohibitions,
+        territory=offer.terms.get("territory", "CN"),
+        max_downloads=lease.max_downloads,
+        cross_lease_linking=terms.cross_lease_linking,
+    )
+    return to_odrl(licence)

@@ -37,11 +37,11 @@ def offer_body(dataset_id: str, **overrides: Any) -> dict[str, Any]:
         "dataset_id": dataset_id,
         "title": "citizens, desensitized",
         "terms": {
-            "allowed_purposes": ["traffic_planning", "academic_research"],
+            "allowed_purposes": ["traffic-planning", "academic-research"],
             "max_period_days": 120,
             "max_downloads": 3,
         },
-        "pricing": {"base_price_minor": 100_000, "minimum_price_minor": 10_000},
+        "pricing": {"base_minor_per_1000_rows": 20_000, "minimum_minor": 10_000},
         "shares_bp": {
             "provider": 7000,
             "party:futian-dc": 1000,
@@ -79,7 +79,7 @@ def publish(
 def lease(world: World, offer_id: str, *, who: str = "buyer", **extra: Any) -> dict[str, Any]:
     body = {
         "offer_id": offer_id,
-        "purpose": "traffic_planning",
+        "purpose": "traffic-planning",
         "days": 30,
         "epsilon": 1.0,
         **extra,

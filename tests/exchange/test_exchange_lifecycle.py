@@ -22,7 +22,7 @@ def test_general_grade_lease_runs_from_upload_to_audit(world, backend, citizens_
         "buyer",
         "POST",
         "/v1/quotes",
-        json={"offer_id": offer_id, "purpose": "traffic_planning", "days": 30, "epsilon": 1.0},
+        json={"offer_id": offer_id, "purpose": "traffic-planning", "days": 30, "epsilon": 1.0},
     )
     assert quote.status_code == 201, quote.text
     assert quote.json()["total_minor"] > 0 and quote.json()["factors"]
@@ -83,7 +83,7 @@ def test_general_grade_lease_runs_from_upload_to_audit(world, backend, citizens_
     assert budgets[0]["epsilon_spent"] == pytest.approx(2.0)  # noise 1.0 + queries 1.0
     transparency = world.client.get(f"/v1/transparency/{dataset_id}").json()
     assert transparency["leases"][0]["organisation"] == "鹏城出行科技有限公司"
-    assert transparency["leases"][0]["purpose"] == "traffic_planning"
+    assert transparency["leases"][0]["purpose"] == "traffic-planning"
 
 
 def test_important_grade_needs_the_providers_approval(world, citizens_small):
@@ -114,7 +114,7 @@ def test_purpose_outside_the_offer_is_refused(world, citizens_small):
         "buyer",
         "POST",
         "/v1/leases",
-        json={"offer_id": offer_id, "purpose": "model_training", "days": 30},
+        json={"offer_id": offer_id, "purpose": "model-training", "days": 30},
     )
     assert response.status_code in (409, 422)
     assert "purpose" in response.json()["error"]["message"]

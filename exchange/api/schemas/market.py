@@ -13,9 +13,9 @@ from exchange.db.models import MICRO, Lease, Offer
 class OfferTerms(BaseModel):
     allowed_purposes: list[str] = Field(min_length=1, description="purpose vocabulary codes")
     max_period_days: int = Field(default=90, ge=1, le=3660)
-    permitted_uses: list[str] = Field(default_factory=lambda: ["analyse", "aggregate"])
+    permitted_uses: list[str] = Field(default_factory=lambda: ["read", "aggregate", "derive"])
     prohibitions: list[str] = Field(
-        default_factory=lambda: ["re-identification", "onward-transfer", "linking-to-identify"]
+        default_factory=lambda: ["reidentification", "onward-transfer", "linking-to-identify"]
     )
     territory: str = Field(default="CN", max_length=60)
     max_downloads: int = Field(default=3, ge=1, le=1000)
@@ -23,8 +23,8 @@ class OfferTerms(BaseModel):
 
 
 class OfferPricing(BaseModel):
-    base_price_minor: int = Field(ge=0, description="fen for the whole table, 30 days, epsilon 1")
-    minimum_price_minor: int = Field(default=0, ge=0)
+    base_minor_per_1000_rows: int = Field(ge=1, description="fen per 1,000 rows per plain column")
+    minimum_minor: int = Field(default=0, ge=0, description="the lowest price of a lease, fen")
     exclusive: bool = False
 
 
