@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from desensitize.rules.noise import ROW_BLOCK
 __all__ = ["apply_stream"]
 
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+CSV_BLOCK_BYTES = 8 << 20  # Arrow infers CSV column types from the first block
 
 
 def _format(path: Path) -> str:
@@ -47,15 +49,20 @@ class _Source:
         if not path.exists():
             raise DataError(f"{path.name}: no such file")
 
+    @cached_property
     def schema(self) -> pa.Schema:
+        """All columns of the file, in file order."""
         if self.format == "parquet":
-            return pq.ParquetFile(self.path).schema_arrow
+            try:
+                return pq.ParquetFile(self.path).schema_arrow
+            except (pa.ArrowInvalid, OSError):
+                raise DataError(f"{self.path.name}: not a readable Parquet file") from None
         with self._csv(None) as reader:
             return reader.schema
 
     @contextmanager
     def _csv(self, columns: list[str] | None) -> Iterator[pacsv.CSVStreamingReader]:
-        read = pacsv.ReadOptions(encoding=self.encoding, block_size=8 << 20)
+        read = pacsv.ReadOptions(encoding=self.encoding, block_size=CSV_BLOCK_BYTES)
         convert = pacsv.ConvertOptions(
             include_columns=columns or [],
             column_types={name: pa.string() for name in self.text_columns},
@@ -77,12 +84,15 @@ class _Source:
             try:
                 yield from reader
             except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-                raise _csv_error(self.path, exc, reader.schema.names) from None
+                raise _csv_error(self.path, exc, self.schema.names) from None
 
 
 def _csv_error(path: Path, exc: Exception, names: list[str] | None = None) -> DataError:
-    """Name the file and column, never the offending value (Arrow quotes it)."""
-    if isinstance(exc, UnicodeDecodeError | LookupError):
+    """Name the file and column, never the offending value (Arrow quotes it).
+
+    Arrow numbers columns as they stand in the file, so `names` is the whole header.
+    """
+    if isinstance(exc, UnicodeDecodeError | LookupError) or "invalid UTF8" in str(exc):
         return DataError(f"{path.name}: cannot decode the file with the given encoding")
     where = re.search(r"column #(\d+)", str(exc))
     column = f" column {names[int(where.group(1))]!r}:" if where and names else ""
@@ -151,7 +161,7 @@ def apply_stream(
     text = [c.name for c in policy.columns if c.rule is not None and c.rule.text_input]
     reader = _Source(source, encoding, text)
     sink_format = _format(sink)
-    policy.validate_for(reader.schema())
+    policy.validate_for(reader.schema)
     engine = Desensitizer(policy, keys)
     rows = -(-batch_rows // ROW_BLOCK) * ROW_BLOCK
     if engine.survey_columns:
@@ -168,7 +178,7 @@ def apply_stream(
                 utility = measure_utility(policy, table, out, kept)
             writer.write(out)
         if writer.schema is None:  # an empty input still gets the policy's columns
-            empty = reader.schema().empty_table().select(policy.required_columns)
+            empty = reader.schema.empty_table().select(policy.required_columns)
             writer.write(engine.transform(empty, 0)[0])
         writer.close()
         report = engine.finish(utility)

@@ -1,0 +1,139 @@
+"""k-anonymity and l-diversity: enforced by the engine, checked here by an independent groupby."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from desensitize import KAnonymityError, Keyring, apply
+from desensitize.kanon import COUNT, verify
+from examples.generate_city_data import generate_citizens
+
+QIS = ["birth_date", "gender", "district"]
+
+
+@pytest.fixture(scope="module")
+def citizens() -> pd.DataFrame:
+    frame = generate_citizens(3000, seed=11)
+    rng = np.random.default_rng(11)
+    frame["diagnosis"] = rng.choice(["flu", "asthma", "diabetes", "ulcer"], len(frame))
+    return frame
+
+
+def smallest_class(frame: pd.DataFrame, qis: list[str]) -> int:
+    return int(frame.groupby(qis, dropna=False).size().min())
+
+
+def test_output_is_k_anonymous_over_its_quasi_identifiers(
+    citizens: pd.DataFrame, citizen_policy: dict, keys: Keyring
+) -> None:
+    result = apply(citizens, citizen_policy, keys)
+    assert smallest_class(result.frame, QIS) >= 5
+    assert smallest_class(citizens, QIS) == 1  # the raw table was far from it
+    report = result.report
+    assert report.risk_after["k_anonymous"] and not report.risk_before["k_anonymous"]
+    assert report.rows_out == len(result.frame) == report.rows_in - report.rows_suppressed
+
+
+def test_suppression_stays_within_the_policy_limit(
+    citizens: pd.DataFrame, citizen_policy: dict, keys: Keyring
+) -> None:
+    report = apply(citizens, citizen_policy, keys).report
+    assert 0 < report.rows_suppressed <= 0.05 * len(citizens)
+    levels = report.k_anonymity["levels"]
+    assert set(levels) == set(QIS)
+    assert levels["birth_date"]["generalization"] in {"month", "year", "decade", "*"}
+    assert 0 <= report.k_anonymity["information_loss"] <= 1
+
+
+def test_a_zero_suppression_limit_generalizes_further(
+    citizens: pd.DataFrame, citizen_policy: dict, keys: Keyring
+) -> None:
+    result = apply(citizens, {**citizen_policy, "max_suppression": 0}, keys)
+    assert result.report.rows_suppressed == 0 and len(result.frame) == len(citizens)
+    assert smallest_class(result.frame, QIS) >= 5
+
+
+def test_the_greedy_search_prefers_coarser_dates_to_losing_the_district(
+    citizens: pd.DataFrame, citizen_policy: dict, keys: Keyring
+) -> None:
+    levels = apply(citizens, citizen_policy, keys).report.k_anonymity["levels"]
+    assert levels["district"]["generalization"] == "keep"
+
+
+def test_numeric_bins_double_until_k_is_met(keys: Keyring) -> None:
+    frame = pd.DataFrame({"age": np.arange(200) % 97, "v": np.arange(200)})
+    policy = {
+        "k": 10,
+        "max_suppression": 0,
+        "columns": {
+            "age": {"class": "quasi_identifier", "rule": "generalize", "width": 5},
+            "v": {"class": "attribute"},
+        },
+    }
+    result = apply(frame, policy, keys)
+    assert smallest_class(result.frame, ["age"]) >= 10
+    assert result.report.k_anonymity["levels"]["age"]["generalization"].startswith("width ")
+    assert result.frame["age"].str.match(r"^\[\d+, \d+\)$").all()
+
+
+def test_missing_quasi_identifier_values_form_their_own_class(keys: Keyring) -> None:
+    frame = pd.DataFrame({"zone": ["a"] * 5 + [None] * 5 + ["b"], "v": range(11)})
+    policy = {
+        "k": 5,
+        "max_suppression": 0.1,
+        "columns": {"zone": {"class": "quasi_identifier"}, "v": {"class": "attribute"}},
+    }
+    out = apply(frame, policy, keys).frame
+    assert out["zone"].isna().sum() == 5 and (out["zone"] == "a").sum() == 5
+    assert "b" not in set(out["zone"])  # its class of one was suppressed
+
+
+def test_l_diversity_holds_on_output(
+    citizens: pd.DataFrame, citizen_policy: dict, keys: Keyring
+) -> None:
+    columns = {
+        **citizen_policy["columns"],
+        "diagnosis": {"class": "sensitive", "rule": "mask", "keep_first": 8},
+    }
+    policy = {**citizen_policy, "columns": columns, "l_diversity": {"column": "diagnosis", "l": 3}}
+    result = apply(citizens, policy, keys)
+    diversity = result.frame.groupby(QIS, dropna=False)["diagnosis"].nunique(dropna=False)
+    assert diversity.min() >= 3
+    assert result.report.k_anonymity["l"] == 3
+
+
+def test_l_diversity_may_use_a_column_that_is_not_released(
+    citizens: pd.DataFrame, citizen_policy: dict, keys: Keyring
+) -> None:
+    policy = {**citizen_policy, "l_diversity": {"column": "diagnosis", "l": 3}}
+    result = apply(citizens, policy, keys)
+    assert "diagnosis" not in result.frame.columns
+    joined = result.frame[QIS].join(citizens["diagnosis"])
+    assert joined.groupby(QIS, dropna=False)["diagnosis"].nunique().min() >= 3
+
+
+def test_k_larger_than_the_table_is_refused(people: pd.DataFrame, issue_policy: dict) -> None:
+    with pytest.raises(KAnonymityError, match=r"k=20 is larger than the table \(12 rows\)"):
+        apply(people, {**issue_policy, "k": 20}, b"x" * 32)
+
+
+def test_unreachable_l_diversity_is_refused(people: pd.DataFrame, issue_policy: dict) -> None:
+    policy = {**issue_policy, "k": 2, "l_diversity": {"column": "diagnosis", "l": 4}}
+    with pytest.raises(KAnonymityError, match="cannot reach k=2 and l=4 on column"):
+        apply(people, policy, b"x" * 32)
+
+
+def test_verify_catches_a_class_smaller_than_k() -> None:
+    counts = pa.table({"q": ["a", "b"], COUNT: [5, 2]})
+    with pytest.raises(KAnonymityError, match="a class over q has 2 rows, fewer than k=5"):
+        verify(counts, ["q"], k=5)
+    verify(counts, ["q"], k=2)
+
+
+def test_verify_catches_a_class_with_too_few_sensitive_values() -> None:
+    counts = pa.table({"q": ["a", "a", "b"], "s": ["x", "y", "x"], COUNT: [5, 5, 9]})
+    with pytest.raises(KAnonymityError, match="1 distinct 's' values, fewer than l=2"):
+        verify(counts, ["q"], k=5, l_column="s", l=2)
