@@ -1,6 +1,7 @@
 """Canonical JSON: the one byte form that is hashed, signed and exported.
 
-Sorted keys, compact separators, UTF-8, and no floats anywhere: money is integer
+Sorted keys, compact separators, UTF-8 (with U+0085, U+2028 and U+2029 escaped, so
+that every leaf stays on one line), and no floats anywhere: money is integer
 minor units and decimals (an epsilon such as ``"0.5"``) travel as strings, so the
 same value always gives the same bytes on every platform.
 """
@@ -16,12 +17,18 @@ _ENCODER = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
 )
 _SCALARS = (str, int, bool, type(None))
+_LINE_BREAKS = (("\u0085", "\\u0085"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
 
 
 def canonical_json(value: Any) -> bytes:
     """Return the canonical UTF-8 JSON bytes of ``value``; refuse floats and odd types."""
     _check(value, "$")
-    return _ENCODER.encode(value).encode("utf-8")
+    text = _ENCODER.encode(value)
+    if not text.isascii():
+        # Line separators stay escaped so that a leaf is one line for every line splitter.
+        for char, escape in _LINE_BREAKS:
+            text = text.replace(char, escape)
+    return text.encode("utf-8")
 
 
 def _check(value: Any, path: str) -> None:

@@ -83,6 +83,8 @@ def scan_lines(lines: Iterable[str], start: int = 0) -> ScanResult:
             if line[7:cut] != str(seq):
                 problem = (
                     f"the line says seq {line[7:cut]} (an entry was deleted, inserted or reordered)"
+                    if line[7:cut].isdecimal()
+                    else "the line does not follow the export layout"
                 )
             elif digest.hex() != line[cut + 14 : at - 10]:
                 problem = "its content does not match its leaf hash"

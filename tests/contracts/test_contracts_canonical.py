@@ -43,3 +43,9 @@ def test_naive_datetimes_are_refused() -> None:
         format_utc(datetime(2025, 3, 1, 8, 0))
     with pytest.raises(InvalidTime, match="must be timezone-aware"):
         parse_utc("2025-03-01T08:00:00")
+
+
+def test_unicode_line_separators_are_escaped_so_a_leaf_stays_one_line() -> None:
+    encoded = canonical_json({"note": "深圳\u2028line\u0085two\u2029"})
+    assert encoded.decode().splitlines() == [encoded.decode()]
+    assert encoded == '{"note":"深圳\\u2028line\\u0085two\\u2029"}'.encode()

@@ -1,0 +1,261 @@
+"""Offline audit of an export: any change, deletion, reordering or truncation is caught."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from contracts_samples import T0
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from contracts import (
+    Ledger,
+    SignedTreeHead,
+    VerificationError,
+    payment,
+    public_key_bytes,
+    verify_export,
+    verify_export_file,
+)
+
+HEADER = 1  # lines before the first entry
+
+
+@pytest.fixture
+def export(ledger: Ledger, signing_key: Ed25519PrivateKey) -> list[str]:
+    return list(ledger.export_lines(signing_key, now=T0))
+
+
+@pytest.fixture
+def public_key(signing_key: Ed25519PrivateKey) -> bytes:
+    return public_key_bytes(signing_key)
+
+
+def test_an_untouched_export_verifies_with_balances_and_root(
+    ledger: Ledger, export: list[str], public_key: bytes
+) -> None:
+    report = verify_export(export, public_key)
+    assert report.ok, report.reason
+    assert report.entries_checked == ledger.size == 7
+    assert report.root_hex == ledger.tree.root().hex()
+    assert report.balances == dict(sorted(ledger.balances().items()))
+    assert report.first_failing_index is None
+    report.raise_for_failure()
+
+
+def test_the_public_key_may_be_given_as_pem_text(
+    export: list[str], signing_key: Ed25519PrivateKey
+) -> None:
+    pem = signing_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert verify_export(export, pem.decode()).ok
+    assert verify_export(export, pem).ok
+
+
+def test_a_modified_amount_names_the_entry_that_no_longer_balances(
+    export: list[str], public_key: bytes
+) -> None:
+    export[HEADER + 4] = export[HEADER + 4].replace(
+        '"amount_minor":40000', '"amount_minor":4000', 1
+    )
+    report = verify_export(export, public_key)
+    assert not report.ok and report.first_failing_index == 4
+    assert "entry 4: its content does not match its leaf hash" in report.reason
+
+
+def test_a_modified_record_is_caught_by_its_hash(export: list[str], public_key: bytes) -> None:
+    export[HEADER + 6] = export[HEADER + 6].replace('"rows":5000', '"rows":50', 1)
+    report = verify_export(export, public_key)
+    assert (report.ok, report.first_failing_index) == (False, 6)
+
+
+def test_a_modified_entry_with_its_leaf_hash_recomputed_still_breaks_the_signed_root(
+    export: list[str], public_key: bytes
+) -> None:
+    wrapper = json.loads(export[HEADER + 3])
+    wrapper["entry"]["body"]["policy"] = "cd" * 32
+    leaf = json.dumps(wrapper["entry"], sort_keys=True, separators=(",", ":"))
+    from contracts.merkle import leaf_hash
+
+    digest = leaf_hash(leaf.encode()).hex()
+    export[HEADER + 3] = f'{{"seq":3,"leaf_hash":"{digest}","entry":{leaf}}}\n'
+    report = verify_export(export, public_key)
+    assert not report.ok
+    assert "does not match the signed tree head" in report.reason
+
+
+def test_a_deleted_entry_is_named(export: list[str], public_key: bytes) -> None:
+    del export[HEADER + 2]
+    report = verify_export(export, public_key)
+    assert report.first_failing_index == 2
+    assert "entry 2: the line says seq 3 (an entry was deleted, inserted or reordered)" in (
+        report.reason
+    )
+
+
+def test_reordered_entries_are_named(export: list[str], public_key: bytes) -> None:
+    export[HEADER + 4], export[HEADER + 5] = export[HEADER + 5], export[HEADER + 4]
+    report = verify_export(export, public_key)
+    assert (report.ok, report.first_failing_index) == (False, 4)
+
+
+def test_a_truncated_export_names_the_first_missing_entry(
+    export: list[str], public_key: bytes
+) -> None:
+    report = verify_export(export[:-2], public_key)
+    assert report.first_failing_index == 5
+    assert "entry 5: missing; the signed tree head covers 7 entries" in report.reason
+    assert report.entries_checked == 5
+
+
+def test_entries_beyond_the_signed_head_are_refused(
+    ledger: Ledger, export: list[str], signing_key: Ed25519PrivateKey, public_key: bytes
+) -> None:
+    ledger.append_transaction(payment("acme", 5, time=T0, lease_id="L9"))
+    longer = list(ledger.export_lines(signing_key, now=T0))
+    report = verify_export([export[0], *longer[1:]], public_key)
+    assert report.first_failing_index == 7
+    assert "not covered by the signed tree head of size 7" in report.reason
+
+
+def test_a_forged_head_signature_is_refused(export: list[str], public_key: bytes) -> None:
+    header = json.loads(export[0])
+    signature = bytearray.fromhex(header["tree_head"]["signature"])
+    signature[0] ^= 1
+    header["tree_head"]["signature"] = signature.hex()
+    export[0] = json.dumps(header)
+    report = verify_export(export, public_key)
+    assert not report.ok and report.first_failing_index is None
+    assert "the signature of the tree head (size 7) is invalid" in report.reason
+
+
+def test_an_export_signed_by_another_key_is_refused(export: list[str]) -> None:
+    stranger = public_key_bytes(Ed25519PrivateKey.from_private_bytes(b"\x07" * 32))
+    report = verify_export(export, stranger)
+    assert not report.ok
+    assert "is invalid (header names key" in report.reason
+    with pytest.raises(VerificationError, match="failed verification: the signature"):
+        report.raise_for_failure()
+
+
+def test_an_earlier_head_must_still_match_so_a_resigned_rewrite_is_caught(
+    ledger: Ledger, signing_key: Ed25519PrivateKey, public_key: bytes
+) -> None:
+    earlier = ledger.head(signing_key, T0)  # published by the exchange, kept by the auditor
+    rewritten = Ledger()
+    for index in range(ledger.size):
+        entry = ledger.store.get(index)
+        if index == 1:
+            entry = entry.replace(b'"action":"request"', b'"action":"approve"')
+        rewritten.store.append(entry)
+    forged = list(Ledger(rewritten.store).export_lines(signing_key, now=T0))
+    assert verify_export(forged, public_key).ok  # the key holder can re-sign a rewrite ...
+    report = verify_export(forged, public_key, trusted_heads=[earlier])
+    assert not report.ok  # ... but not make it match what an auditor saw before
+    assert "the trusted head of size 7 does not match" in report.reason
+
+
+def test_checkpoints_in_the_export_are_checked_against_the_rebuilt_tree(
+    ledger: Ledger, signing_key: Ed25519PrivateKey, public_key: bytes
+) -> None:
+    checkpoint = ledger.head(signing_key, T0)
+    ledger.append_record("access", {"lease_id": "L1", "action": "download"}, time=T0)
+    export = list(ledger.export_lines(signing_key, now=T0, checkpoints=[checkpoint]))
+    assert export[1].startswith('{"checkpoint"')
+    assert verify_export(export, public_key).ok
+    wrong = SignedTreeHead(size=3, root=checkpoint.root, time=T0, signature=b"\0" * 64)
+    export[1] = json.dumps({"checkpoint": wrong.to_json()}) + "\n"
+    report = verify_export(export, public_key)
+    assert "the signature of the checkpoint of size 3 is invalid" in report.reason
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([], "the export is empty"),
+        (['{"format":"something-else"}'], "not a valid export header"),
+        (["not json"], "not a valid export header"),
+    ],
+)
+def test_an_export_without_a_valid_header_is_refused(
+    lines: list[str], message: str, public_key: bytes
+) -> None:
+    report = verify_export(lines, public_key)
+    assert not report.ok and message in report.reason
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda line: line.replace('"seq":2,', '"seq": 2,'), "does not follow the export layout"),
+        (lambda line: line.rstrip("\n") + " \n", "does not follow the export layout"),
+        (lambda line: "garbage\n", "does not follow the export layout"),
+    ],
+)
+def test_lines_out_of_the_export_layout_are_named(
+    export: list[str], public_key: bytes, change, message: str
+) -> None:
+    export[HEADER + 2] = change(export[HEADER + 2])
+    report = verify_export(export, public_key)
+    assert report.first_failing_index == 2 and message in report.reason
+
+
+def test_a_float_smuggled_into_an_entry_is_refused(
+    ledger: Ledger, signing_key: Ed25519PrivateKey, public_key: bytes
+) -> None:
+    ledger.store.append(b'{"body":{"epsilon":0.5},"type":"access"}')
+    export = list(Ledger(ledger.store).export_lines(signing_key, now=T0))
+    report = verify_export(export, public_key)
+    assert report.first_failing_index == 7
+    assert "float 0.5 in a ledger entry" in report.reason
+
+
+def test_an_unbalanced_transaction_signed_into_the_log_is_named(
+    ledger: Ledger, signing_key: Ed25519PrivateKey, public_key: bytes
+) -> None:
+    entry = payment("acme", 100, time=T0, lease_id="L5").to_entry()
+    entry["postings"][1]["amount_minor"] = 99
+    ledger.store.append(json.dumps(entry, sort_keys=True, separators=(",", ":")).encode())
+    export = list(Ledger(ledger.store).export_lines(signing_key, now=T0))
+    report = verify_export(export, public_key)
+    assert report.first_failing_index == 7
+    assert "postings do not sum to zero: {'CNY': -1}" in report.reason
+
+
+def test_a_split_that_is_not_exact_is_named(
+    ledger: Ledger, signing_key: Ed25519PrivateKey, public_key: bytes
+) -> None:
+    entry = json.loads(ledger.store.get(2))
+    entry["postings"][1]["amount_minor"] -= 1
+    entry["postings"][2]["amount_minor"] += 1
+    ledger.store.append(json.dumps(entry, sort_keys=True, separators=(",", ":")).encode())
+    export = list(Ledger(ledger.store).export_lines(signing_key, now=T0))
+    report = verify_export(export, public_key)
+    assert report.first_failing_index == 7 and "do not equal split(120001" in report.reason
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_export_file_verifies_on_one_or_more_processes(
+    tmp_path: Path,
+    signing_key: Ed25519PrivateKey,
+    public_key: bytes,
+    workers: int,
+) -> None:
+    log = Ledger()
+    for lease in range(300):
+        log.append_transaction(payment(f"b{lease % 7}", 100 + lease, time=T0, lease_id=f"L{lease}"))
+        log.append_record("access", {"lease_id": f"L{lease}", "note": "深圳 \u2028 line"})
+    lines = list(log.export_lines(signing_key, now=T0))
+    assert verify_export("".join(lines).splitlines(), public_key).ok
+    path = tmp_path / "ledger.jsonl"
+    path.write_text("".join(lines), encoding="utf-8")
+    report = verify_export_file(path, public_key, workers=workers)
+    assert report.ok and report.entries_checked == 600
+    assert report.root_hex == log.tree.root().hex()
+    lines[HEADER + 451] = lines[HEADER + 451].replace('"L225"', '"L226"')
+    path.write_text("".join(lines), encoding="utf-8")
+    report = verify_export_file(path, public_key, workers=workers)
+    assert report.first_failing_index == 451
