@@ -35,6 +35,7 @@ from contracts.ledger import (
     payout,
     provider_account,
     refund,
+    refund_from_shares,
     split_from_escrow,
     subject_pool_account,
 )
@@ -131,6 +132,7 @@ __all__ = [
     "public_key_bytes",
     "quote",
     "refund",
+    "refund_from_shares",
     "sign_tree_head",
     "split",
     "split_from_escrow",

@@ -196,7 +196,7 @@ def check_postings(
     tx_id: str, kind: Any, postings: list[PostingTuple], meta: Mapping[str, Any]
 ) -> None:
     """The double-entry invariants: known kind, two or more postings, zero sum per currency,
-    and a split that equals ``split(amount, shares_bp)`` exactly."""
+    and splits (and refunds clawed back from the parties) equal to ``split(amount, shares_bp)``."""
     if kind not in KINDS:
         raise InvalidEntry(f"transaction {tx_id}: kind must be one of {KINDS}; got {kind!r}")
     if len(postings) < 2:
@@ -211,25 +211,51 @@ def check_postings(
         )
     if kind == "split":
         check_split(tx_id, postings, meta)
+    elif kind == "refund" and "shares_bp" in meta:
+        check_clawback(tx_id, postings, meta)
 
 
 def check_split(tx_id: str, postings: list[PostingTuple], meta: Mapping[str, Any]) -> None:
     """A split debits escrow by ``meta['amount_minor']`` and credits exactly the split parts."""
-    amount, shares = meta.get("amount_minor"), meta.get("shares_bp")
-    if not isinstance(shares, Mapping):
-        raise SplitError(f"split {tx_id}: meta must hold shares_bp", tx_id=tx_id)
-    expected = {party: part for party, part in split(amount, dict(shares)).items() if part}
-    debits = [(account, -value) for account, value, _ in postings if value < 0]
-    credits: dict[str, int] = {}
-    for account, value, _ in postings:
-        if value > 0:
-            credits[account] = credits.get(account, 0) + value
-    if debits != [(ESCROW, amount)] or credits != expected:
+    amount, expected = _expected_parts(tx_id, meta)
+    taken, given = _flows(postings)
+    if taken != {ESCROW: amount} or given != expected:
         raise SplitError(
-            f"split {tx_id}: postings {sorted(credits.items())} debiting {debits} do not equal "
-            f"split({amount}, shares_bp) = {sorted(expected.items())} out of escrow",
+            f"split {tx_id}: postings {sorted(given.items())} debiting {sorted(taken.items())} "
+            f"do not equal split({amount}, shares_bp) = {sorted(expected.items())} out of escrow",
             tx_id=tx_id,
         )
+
+
+def check_clawback(tx_id: str, postings: list[PostingTuple], meta: Mapping[str, Any]) -> None:
+    """A refund taken back from the parties debits each exactly its split part of the amount
+    and credits the whole amount to one account (the buyer)."""
+    amount, expected = _expected_parts(tx_id, meta)
+    taken, given = _flows(postings)
+    if taken != expected or list(given.values()) != [amount]:
+        raise SplitError(
+            f"refund {tx_id}: debits {sorted(taken.items())} crediting {sorted(given.items())} "
+            f"do not equal split({amount}, shares_bp) = {sorted(expected.items())} "
+            "paid back to one account",
+            tx_id=tx_id,
+        )
+
+
+def _expected_parts(tx_id: str, meta: Mapping[str, Any]) -> tuple[Any, dict[str, int]]:
+    amount, shares = meta.get("amount_minor"), meta.get("shares_bp")
+    if not isinstance(shares, Mapping):
+        raise SplitError(f"transaction {tx_id}: meta must hold shares_bp", tx_id=tx_id)
+    return amount, {party: part for party, part in split(amount, dict(shares)).items() if part}
+
+
+def _flows(postings: list[PostingTuple]) -> tuple[dict[str, int], dict[str, int]]:
+    """Amounts taken from (debited) and given to (credited) each account."""
+    taken: dict[str, int] = {}
+    given: dict[str, int] = {}
+    for account, value, _ in postings:
+        side = given if value > 0 else taken
+        side[account] = side.get(account, 0) + abs(value)
+    return taken, given
 
 
 def payment(
@@ -260,13 +286,10 @@ def split_from_escrow(
     tx_id: str | None = None,
 ) -> Transaction:
     """Pay ``amount_minor`` out of escrow to the accounts named in ``shares_bp``."""
-    _positive(amount_minor, "split")
-    parts = split(amount_minor, dict(shares_bp))
-    postings = [Posting(ESCROW, -amount_minor, currency)]
-    postings += [Posting(account, part, currency) for account, part in parts.items() if part]
-    body = {"lease_id": lease_id, **(meta or {})}
-    body.update(amount_minor=amount_minor, shares_bp=dict(shares_bp))
-    return Transaction.create("split", time, postings, body, tx_id=tx_id)
+    return _shared(
+        "split", ESCROW, amount_minor, shares_bp, 1, time, currency,
+        {"lease_id": lease_id, **(meta or {})}, tx_id,
+    )  # fmt: skip
 
 
 def refund(
@@ -284,6 +307,45 @@ def refund(
         "refund", ESCROW, buyer_account(buyer_id), amount_minor, time, currency,
         {"lease_id": lease_id, **(meta or {})}, tx_id,
     )  # fmt: skip
+
+
+def refund_from_shares(
+    buyer_id: str,
+    amount_minor: int,
+    shares_bp: Mapping[str, int],
+    *,
+    time: datetime,
+    lease_id: str,
+    currency: str = DEFAULT_CURRENCY,
+    meta: Mapping[str, Any] | None = None,
+    tx_id: str | None = None,
+) -> Transaction:
+    """Refund a buyer after the split: each party gives back its exact share of the amount."""
+    return _shared(
+        "refund", buyer_account(buyer_id), amount_minor, shares_bp, -1, time, currency,
+        {"lease_id": lease_id, **(meta or {})}, tx_id,
+    )  # fmt: skip
+
+
+def _shared(
+    kind: str,
+    counterpart: str,
+    amount_minor: int,
+    shares_bp: Mapping[str, int],
+    sign: int,
+    time: datetime,
+    currency: str,
+    meta: dict[str, Any],
+    tx_id: str | None,
+) -> Transaction:
+    """Move ``amount_minor`` between one account and the parties of a split: ``sign`` 1
+    pays the parties from ``counterpart``, -1 takes their parts back to it."""
+    _positive(amount_minor, kind)
+    parts = split(amount_minor, dict(shares_bp))
+    postings = [Posting(counterpart, -sign * amount_minor, currency)]
+    postings += [Posting(account, sign * part, currency) for account, part in parts.items() if part]
+    meta.update(amount_minor=amount_minor, shares_bp=dict(shares_bp))
+    return Transaction.create(kind, time, postings, meta, tx_id=tx_id)
 
 
 def payout(

@@ -23,6 +23,7 @@ from contracts import (
     buyer_account,
     payment,
     payout,
+    refund_from_shares,
     split_from_escrow,
     verify_inclusion,
 )
@@ -195,3 +196,21 @@ def test_bad_records_are_refused(ledger: Ledger, kind: str, body: object, messag
 def test_proofs_beyond_the_log_are_refused(ledger: Ledger) -> None:
     with pytest.raises(ProofError, match=r"leaf index must be in \[0, 7\); got 7"):
         ledger.inclusion_proof(7)
+
+
+def test_a_refund_after_the_split_takes_back_each_share_exactly(ledger: Ledger) -> None:
+    tx = refund_from_shares("acme", 60_001, SHARES, time=T0, lease_id="L1")
+    ledger.append_transaction(tx)
+    balances = ledger.balances()
+    assert balances["buyer:acme"] == -60_000
+    assert balances["provider:traffic-bureau"] == 84_001 - 42_001
+    assert sum(balances.values()) == 0
+
+
+def test_a_clawback_that_differs_from_the_exact_split_is_refused() -> None:
+    tx = refund_from_shares("acme", 10_001, SHARES, time=T0, lease_id="L1")
+    postings = list(tx.postings)
+    postings[0] = Posting(postings[0].account, postings[0].amount_minor + 1)
+    postings[1] = Posting(postings[1].account, postings[1].amount_minor - 1)
+    with pytest.raises(SplitError, match=r"refund tx-1: debits .* do not equal split\(10001"):
+        Transaction("tx-1", "refund", T0, postings, tx.meta)
