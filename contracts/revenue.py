@@ -22,19 +22,23 @@ def check_shares(shares_bp: Mapping[str, int]) -> None:
     if not isinstance(shares_bp, Mapping) or not shares_bp:
         raise SplitError("shares_bp must be a non-empty mapping of party -> basis points")
     for party, bp in shares_bp.items():
-        if not isinstance(party, str) or not party:
-            raise SplitError(f"party names must be non-empty strings; got {party!r}")
-        if type(bp) is not int or bp < 0:
-            raise SplitError(
-                f"share of {party!r} must be a non-negative int of basis points; got {bp!r}",
-                party=party,
-            )
+        if type(bp) is not int or bp < 0 or type(party) is not str or not party:
+            _refuse_share(party, bp)
     total = sum(shares_bp.values())
     if total != TOTAL_BP:
         raise SplitError(
             f"shares must sum to {TOTAL_BP} basis points; they sum to {total}",
             total_bp=total,
         )
+
+
+def _refuse_share(party: object, bp: object) -> None:
+    if not isinstance(party, str) or not party:
+        raise SplitError(f"party names must be non-empty strings; got {party!r}")
+    raise SplitError(
+        f"share of {party!r} must be a non-negative int of basis points; got {bp!r}",
+        party=party,
+    )
 
 
 def split(amount_minor: int, shares_bp: dict[str, int]) -> dict[str, int]:
