@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from exchange.api.errors import install_error_handlers
+from exchange.api.errors import ERROR_RESPONSES, install_error_handlers
 from exchange.api.idempotency import IdempotencyMiddleware
 from exchange.api.routes import ROUTERS
 from exchange.context import Exchange
@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, *, exchange: Exchange | None = 
     app.add_middleware(IdempotencyMiddleware)
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     return app
 
 

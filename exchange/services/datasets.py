@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from desensitize import Keyring, Policy, apply, profile
 from exchange.context import Exchange
 from exchange.db.models import Account, Dataset
-from exchange.errors import Forbidden, Invalid, NotFound
+from exchange.errors import Conflict, Forbidden, Invalid, NotFound
 from exchange.ingest import UploadError, detect_encoding, detect_format, iter_batches
 from exchange.services.raw import raw_context, read_raw
 
@@ -166,7 +166,7 @@ def set_policy(
 
 def require_policy(dataset: Dataset) -> Policy:
     if dataset.policy is None:
-        raise Invalid(
+        raise Conflict(
             f"dataset {dataset.id} has no desensitization policy yet; "
             f"PUT /v1/datasets/{dataset.id}/policy first"
         )

@@ -20,6 +20,31 @@ from exchange.services.raw import raw_context
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 MULTIPART_OVERHEAD = 64 * 1024
+# The body is parsed by hand (streamed into encryption), so describe it for OpenAPI here.
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "name"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "CSV (UTF-8 or GBK) or Parquet",
+                        },
+                        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "grade": {"type": "string", "enum": ["core", "important", "general"]},
+                        "domain": {"type": "string", "maxLength": 60},
+                        "description": {"type": "string", "maxLength": 2000},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 @router.post(
@@ -27,6 +52,7 @@ MULTIPART_OVERHEAD = 64 * 1024
     status_code=201,
     response_model=DatasetPublic,
     summary="Upload a CSV (UTF-8 or GBK) or Parquet file as multipart field 'file'",
+    openapi_extra=UPLOAD_BODY,
 )
 async def upload_dataset(
     request: Request, account: ProviderAccount, exchange: ExchangeDep
