@@ -32,6 +32,9 @@ def run(
     outside = [c for c in query.columns if c not in lease.columns]
     if outside:
         raise Invalid(f"the lease does not cover columns: {', '.join(outside)}")
+    dataset = session.get(Dataset, lease.dataset_id)
+    assert dataset is not None
+    check_columns(query, (dataset.policy or {}).get("columns", {}))
     epsilon = round(query.epsilon * MICRO)
     charged = session.execute(
         update(Lease)
@@ -44,8 +47,6 @@ def run(
             requested=query.epsilon,
             remaining=(lease.query_epsilon_micro - lease.query_spent_micro) / MICRO,
         )
-    dataset = session.get(Dataset, lease.dataset_id)
-    assert dataset is not None
     frame = read_raw(exchange, dataset)[lease.columns]
     value = run_query(frame, query)
     session.add(
@@ -75,6 +76,22 @@ def run(
         "epsilon": query.epsilon,
         "lease_epsilon_remaining": (lease.query_epsilon_micro - lease.query_spent_micro) / MICRO,
     }
+
+
+def check_columns(query: Query, specs: dict[str, Any]) -> None:
+    """Noise protects values, not group labels: a group-by key is released as it is, so it
+    must be a column the policy already releases unchanged; identifiers are never queried."""
+    for column in query.columns:
+        if specs.get(column, {}).get("class") == "identifier":
+            raise Invalid(f"column {column!r} is an identifier; DP queries cannot use it")
+    by = getattr(query, "by", None)
+    if by and specs.get(by, {}).get("rule") != "keep":
+        spec = specs.get(by, {})
+        raise Invalid(
+            f"group-by column {by!r} is {spec.get('class')} with rule "
+            f"{spec.get('rule')!r}; group keys are released as they are, so only "
+            "columns the policy keeps unchanged can be grouped by"
+        )
 
 
 def jsonable(value: Any) -> Any:

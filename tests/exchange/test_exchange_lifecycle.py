@@ -193,3 +193,29 @@ def test_csv_extract_cells_starting_with_formula_characters_are_neutralised(worl
     lines = text.splitlines()[1:]
     assert lines and all(not line.startswith("=") for line in lines)
     assert all(line.startswith("'=") or line.startswith("\"'=") for line in lines)
+
+
+def test_dp_group_keys_only_come_from_columns_released_unchanged(world, citizens_small):
+    frame = citizens_small.head(400)
+    _, offer_id = publish(world, frame)
+    paid = paid_lease(world, offer_id, epsilon=1.0)
+    url = f"/v1/leases/{paid['id']}/queries"
+    for column in ("name", "resident_id", "birth_date"):
+        response = world.call(
+            "buyer", "POST", url, json={"op": "group_count", "by": column, "epsilon": 0.1}
+        )
+        assert response.status_code == 422, response.text
+        assert column in response.json()["error"]["message"]
+        assert not any(v in response.text for v in frame[column].astype(str).head(50))
+    response = world.call(
+        "buyer", "POST", url, json={"op": "group_count", "by": "district", "epsilon": 0.1}
+    )
+    assert response.status_code == 200, response.text
+    assert set(response.json()["value"]) <= set(frame["district"])
+    refused = world.call(
+        "buyer",
+        "POST",
+        url,
+        json={"op": "sum", "column": "mobile", "bounds": [0, 1], "epsilon": 0.1},
+    )
+    assert refused.status_code == 422
