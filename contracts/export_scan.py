@@ -22,29 +22,37 @@ from typing import Any
 
 from contracts.errors import ContractError
 from contracts.ledger import TRANSACTION_TYPE, check_postings, postings_from_entry
+from contracts.merkle import MerkleTree
 
-CHUNK_LINES = 20_000
 Balances = dict[str, dict[str, int]]
 
 
 @dataclass
 class ScanResult:
-    """Leaf hashes in order, balances per currency, entries seen, first failure."""
+    """Leaf hashes (or the tree over them), balances per currency, entries, first failure."""
 
     hashes: bytearray = field(default_factory=bytearray)
     balances: Balances = field(default_factory=dict)
     count: int = 0
     failure: tuple[int, str] | None = None
+    tree: MerkleTree | None = None  # grown by merge(), instead of keeping the hashes
 
     def merge(self, later: ScanResult) -> None:
         """Append the result of the chunk that follows this one."""
-        self.hashes += later.hashes
+        if self.tree is not None:
+            self.tree.extend_hashes(later.hashes)
+        else:
+            self.hashes += later.hashes
         self.count += later.count
         self.failure = self.failure or later.failure
         for currency, accounts in later.balances.items():
             mine = self.balances.setdefault(currency, {})
             for account, amount in accounts.items():
                 mine[account] = mine.get(account, 0) + amount
+
+    def merkle_tree(self) -> MerkleTree:
+        """The tree over every leaf hash seen."""
+        return self.tree if self.tree is not None else MerkleTree.from_leaf_hashes(self.hashes)
 
 
 def _reject_float(text: str) -> Any:
@@ -143,7 +151,8 @@ def scan_file(path: str | os.PathLike[str], offset: int, workers: int) -> ScanRe
 
 
 def _merged(results: Iterable[ScanResult]) -> ScanResult:
-    total = ScanResult()
+    """Merge results in order, growing the tree as each arrives (while others still run)."""
+    total = ScanResult(tree=MerkleTree())
     for result in results:
         total.merge(result)
     return total

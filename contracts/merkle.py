@@ -57,19 +57,28 @@ class MerkleTree:
     @classmethod
     def from_leaf_hashes(cls, hashes: bytes | bytearray | Sequence[bytes]) -> MerkleTree:
         """Build a tree from leaf hashes, given concatenated or as a sequence of 32-byte values."""
+        tree = cls()
+        tree.extend_hashes(hashes)
+        return tree
+
+    def extend_hashes(self, hashes: bytes | bytearray | Sequence[bytes]) -> None:
+        """Append many leaf hashes at once, hashing each level's new pairs in one pass."""
         if not isinstance(hashes, (bytes, bytearray)):
             hashes = b"".join(hashes)
         if len(hashes) % HASH_SIZE:
             raise ProofError(
                 f"leaf hashes must be {HASH_SIZE} bytes each; got {len(hashes)} bytes in all"
             )
-        tree = cls()
-        level = bytearray(hashes)
-        tree._levels = [level]
-        while len(level) >= 2 * HASH_SIZE:
-            level = _parent_level(level)
-            tree._levels.append(level)
-        return tree
+        levels, added, height = self._levels, hashes, 0
+        while added:
+            level = levels[height]
+            # Pairs before the level's last odd node are complete already; hash the rest.
+            first_pair = len(level) // (2 * HASH_SIZE)
+            level += added
+            added = _parent_level(bytes(level[first_pair * 2 * HASH_SIZE :]))
+            height += 1
+            if added and height == len(levels):
+                levels.append(bytearray())
 
     @property
     def size(self) -> int:

@@ -125,7 +125,7 @@ def _verify(
     scanned = scan(first_entry) if first_entry is not None else ScanResult()
     if scanned.failure:
         findings.bad_entry(*scanned.failure)
-    tree = MerkleTree.from_leaf_hashes(scanned.hashes)
+    tree = scanned.merkle_tree()
     count = scanned.count
     _check_size_and_roots(tree, head, count, checkpoints, trusted_heads, key, findings)
     root = tree.root(min(head.size, count))

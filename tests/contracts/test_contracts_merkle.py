@@ -326,3 +326,20 @@ def _flip(node: bytes, bit: int) -> bytes:
     changed = bytearray(node)
     changed[bit // 8] ^= 1 << (bit % 8)
     return bytes(changed)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=8))
+def test_extending_in_batches_builds_the_same_tree_as_appending(batches: list[int]) -> None:
+    appended, extended, next_leaf = MerkleTree(), MerkleTree(), 0
+    for batch in batches:
+        leaves = [i.to_bytes(4, "big") for i in range(next_leaf, next_leaf + batch)]
+        next_leaf += batch
+        for leaf in leaves:
+            appended.append(leaf)
+        extended.extend_hashes([leaf_hash(leaf) for leaf in leaves])
+        assert extended.size == appended.size
+        assert all(extended.root(s) == appended.root(s) for s in range(appended.size + 1))
+    if appended.size:
+        last = appended.size - 1
+        assert extended.inclusion_proof(last) == appended.inclusion_proof(last)
