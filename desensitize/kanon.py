@@ -42,7 +42,7 @@ class QuasiIdentifier:
 class ComboCounts:
     """Counts of distinct value combinations, merged batch by batch in bounded memory."""
 
-    def __init__(self, names: Sequence[str], compact_at: int = 1_000_000) -> None:
+    def __init__(self, names: Sequence[str], compact_at: int = 250_000) -> None:
         self.names = list(names)
         self._parts: list[pa.Table] = []
         self._rows = 0

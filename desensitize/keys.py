@@ -28,9 +28,7 @@ class Keyring:
         if not isinstance(secret, bytes | bytearray):
             raise TypeError(f"secret must be bytes, got {type(secret).__name__}")
         if len(secret) < MIN_SECRET_BYTES:
-            raise ValueError(
-                f"secret must be at least {MIN_SECRET_BYTES} bytes, got {len(secret)}"
-            )
+            raise ValueError(f"secret must be at least {MIN_SECRET_BYTES} bytes, got {len(secret)}")
         self._secret = bytes(secret)
         self.key_id = key_id if key_id is not None else self._public_id()
 

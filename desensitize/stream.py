@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from desensitize.engine import Desensitizer, Report, measure_utility
+from desensitize.engine import UTILITY_ROWS, Desensitizer, Report, measure_utility
 from desensitize.errors import DataError
 from desensitize.keys import Keyring, as_keyring
 from desensitize.policy import Policy, as_policy
@@ -30,7 +32,7 @@ from desensitize.rules.noise import ROW_BLOCK
 __all__ = ["apply_stream"]
 
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-CSV_BLOCK_BYTES = 8 << 20  # Arrow infers CSV column types from the first block
+CSV_BLOCK_BYTES = 1 << 20  # Arrow infers types from the first block and reads blocks ahead
 
 
 def _format(path: Path) -> str:
@@ -140,6 +142,57 @@ class _Sink:
             self._writer = None
 
 
+class _UtilitySample:
+    """The first `UTILITY_ROWS` rows before and after, gathered over as many batches as
+    that takes, so the report's utility matches the in-memory one for any batch size."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.parts: list[tuple[pa.Table, pa.Table, np.ndarray]] = []
+        self.rows = 0
+        self.result: dict[str, Any] | None = None
+
+    def add(self, before: pa.Table, after: pa.Table, kept: np.ndarray) -> None:
+        if self.result is None and before.num_rows:
+            self.parts.append((before, after, kept))
+            self.rows += before.num_rows
+            if self.rows >= UTILITY_ROWS:
+                self.finish()
+
+    def finish(self) -> dict[str, Any] | None:
+        if self.result is None and self.parts:
+            before, after, kept = zip(*self.parts, strict=True)
+            self.parts = []
+            self.result = measure_utility(
+                self.policy, pa.concat_tables(before), pa.concat_tables(after), np.concatenate(kept)
+            )
+        return self.result
+
+
+def _transform_all(
+    engine: Desensitizer, reader: _Source, writer: _Sink, io: ThreadPoolExecutor, rows: int
+) -> Report:
+    """Pass two: transform each batch while the previous one is being written."""
+    policy = engine.policy
+    sample = _UtilitySample(policy)
+    pending: Future | None = None
+    for offset, table in _rebatch(reader.batches(policy.required_columns), rows):
+        out, kept = engine.transform(table, offset)
+        sample.add(table, out, kept)
+        if pending is not None:
+            pending.result()
+        pending = io.submit(writer.write, out)
+        # Arrow's allocator keeps freed pages mapped; returning them bounds the RSS.
+        pa.default_memory_pool().release_unused()
+    if pending is not None:
+        pending.result()
+    if writer.schema is None:  # an empty input still gets the policy's columns
+        empty = reader.schema.empty_table().select(policy.required_columns)
+        writer.write(engine.transform(empty, 0)[0])
+    writer.close()
+    return engine.finish(sample.finish())
+
+
 def apply_stream(
     source: str | Path,
     sink: str | Path,
@@ -151,8 +204,8 @@ def apply_stream(
 ) -> Report:
     """Desensitize `source` (CSV or Parquet) into `sink` (CSV or Parquet, UTF-8 CSV).
 
-    Gives the same rows as `apply` on the same table, policy and keys. The report's
-    utility figures are measured on the first batch.
+    Gives the same rows, and the same report, as `apply` on the same table, policy and
+    keys. `batch_rows` is rounded up to whole noise blocks; `encoding` is the CSV input's.
     """
     if batch_rows < 1:
         raise ValueError(f"batch_rows must be positive, got {batch_rows}")
@@ -162,26 +215,16 @@ def apply_stream(
     reader = _Source(source, encoding, text)
     sink_format = _format(sink)
     policy.validate_for(reader.schema)
-    engine = Desensitizer(policy, keys)
     rows = -(-batch_rows // ROW_BLOCK) * ROW_BLOCK
-    if engine.survey_columns:
-        for offset, table in _rebatch(reader.batches(engine.survey_columns), rows):
-            engine.survey(table, offset)
-    engine.prepare()
     partial = sink.with_name(sink.name + ".part")
     writer = _Sink(partial, sink_format)
-    utility = None
     try:
-        for offset, table in _rebatch(reader.batches(policy.required_columns), rows):
-            out, kept = engine.transform(table, offset)
-            if utility is None and table.num_rows:
-                utility = measure_utility(policy, table, out, kept)
-            writer.write(out)
-        if writer.schema is None:  # an empty input still gets the policy's columns
-            empty = reader.schema.empty_table().select(policy.required_columns)
-            writer.write(engine.transform(empty, 0)[0])
-        writer.close()
-        report = engine.finish(utility)
+        with Desensitizer(policy, keys) as engine, ThreadPoolExecutor(max_workers=1) as io:
+            if engine.survey_columns:
+                for offset, table in _rebatch(reader.batches(engine.survey_columns), rows):
+                    engine.survey(table, offset)
+            engine.prepare()
+            report = _transform_all(engine, reader, writer, io, rows)
         partial.replace(sink)
     finally:
         writer.close()

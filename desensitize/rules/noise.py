@@ -18,7 +18,7 @@ from desensitize.rules.base import Context, Params, Rule
 
 __all__ = ["ROW_BLOCK", "Noise"]
 
-ROW_BLOCK = 65_536
+ROW_BLOCK = 10_000
 
 
 class Noise(Rule):
