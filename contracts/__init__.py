@@ -1,7 +1,20 @@
 """datalease contracts: licence terms, price quotes, revenue shares and the ledger.
 
 Pure logic: no web, no database. The exchange backs :class:`LedgerStore` with its
-database and calls the functions re-exported here.
+database and calls the functions re-exported here::
+
+    decision = decide(Grade.GENERAL, offer_terms, lease_request)   # AUTO_GRANT / ...
+    licence = grant(Grade.GENERAL, offer_terms, lease_request, uid=..., assigner=...,
+                    assignee=..., target=...)
+    agreement = to_odrl(licence)                                    # ODRL 2.2 JSON-LD
+    priced = quote(price_list, QuoteRequest(...), now=now)          # int fen, factors
+
+    ledger = Ledger(store)                                          # tree rebuilt from store
+    ledger.append_transaction(payment("acme", priced.total_minor, time=now, lease_id=...))
+    ledger.append_transaction(split_from_escrow(priced.total_minor, shares_bp, ...))
+    ledger.append_record("access", {"lease_id": ..., "extract_sha256": ...}, time=now)
+    head = ledger.head(signing_key, now)                            # signed tree head
+    report = verify_export(ledger.export_lines(signing_key), public_key_bytes(signing_key))
 """
 
 from __future__ import annotations
