@@ -13,8 +13,11 @@ from contracts import verify_export, verify_inclusion
 from exchange.db.models import Lease
 from tests.exchange.flows import lease, paid_lease, publish
 
+# Every lease test runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.usefixtures("backend")
 
-def test_general_grade_lease_runs_from_upload_to_audit(world, backend, citizens_small):
+
+def test_general_grade_lease_runs_from_upload_to_audit(world, citizens_small):
     frame = citizens_small.head(800)
     dataset_id, offer_id = publish(world, frame)
 
