@@ -82,6 +82,34 @@ def accounts_create(
     )
 
 
+@accounts_app.command("list")
+def accounts_list() -> None:
+    """List accounts (never their keys)."""
+    from sqlalchemy import select
+
+    from exchange.context import Exchange
+    from exchange.db.models import Account
+    from exchange.settings import Settings
+
+    exchange = Exchange.open(Settings())
+    try:
+        with exchange.sessions() as session:
+            for account in session.scalars(select(Account).order_by(Account.created_at)):
+                typer.echo(
+                    json.dumps(
+                        {
+                            "id": account.id,
+                            "role": account.role,
+                            "name": account.name,
+                            "organisation": account.organisation,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+    finally:
+        exchange.close()
+
+
 @app.command("verify-ledger")
 def verify_ledger(
     export: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON lines export"),

@@ -127,3 +127,22 @@ def test_requests_without_a_key_are_401(world):
     assert response.status_code == 401
     response = world.client.get("/v1/datasets", headers={"Authorization": "Bearer dl_nope"})
     assert response.status_code == 401
+
+
+def test_operator_rotates_and_revokes_keys(world):
+    buyer = world.ids["buyer"]
+    listed = world.call("operator", "GET", "/v1/accounts").json()
+    assert {a["id"] for a in listed} >= {buyer}
+    assert all("api_key" not in a for a in listed)
+    fresh = world.call("operator", "POST", f"/v1/accounts/{buyer}/keys").json()["api_key"]
+    assert (
+        world.client.get("/v1/me", headers={"Authorization": f"Bearer {fresh}"}).json()["id"]
+        == buyer
+    )
+    assert world.call("operator", "POST", f"/v1/accounts/{buyer}/revoke-keys").status_code == 200
+    for key in (fresh, world.keys["buyer"]):
+        assert (
+            world.client.get("/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code
+            == 401
+        )
+    assert world.call("provider", "GET", "/v1/accounts").status_code == 403

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from exchange.api.deps import CurrentAccount, ExchangeDep, OperatorAccount, SessionDep
 from exchange.api.schemas import AccountCreate, AccountCreated, AccountPublic
-from exchange.services.accounts import create_account
+from exchange.db.models import Account
+from exchange.errors import NotFound
+from exchange.services.accounts import create_account, issue_key, revoke_keys
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
@@ -30,3 +34,46 @@ def create(
 @router.get("/me", response_model=AccountPublic)
 def me(account: CurrentAccount) -> AccountPublic:
     return AccountPublic.of(account)
+
+
+@router.get("/accounts", response_model=list[AccountPublic])
+def list_accounts(session: SessionDep, _: OperatorAccount) -> list[AccountPublic]:
+    return [
+        AccountPublic.of(a) for a in session.scalars(select(Account).order_by(Account.created_at))
+    ]
+
+
+@router.post(
+    "/accounts/{account_id}/keys",
+    status_code=201,
+    response_model=AccountCreated,
+    summary="Issue a new API key (shown once); old keys stay valid until revoked",
+)
+def rotate_key(
+    account_id: str, session: SessionDep, operator: OperatorAccount, exchange: ExchangeDep
+) -> AccountCreated:
+    account = _account(session, account_id)
+    issued = issue_key(session, account)
+    exchange.log.record(session, "api_key_issued", actor=operator.id, account=account.id)
+    session.commit()
+    return AccountCreated(**AccountPublic.of(account).model_dump(), api_key=issued.api_key)
+
+
+@router.post("/accounts/{account_id}/revoke-keys", response_model=AccountPublic)
+def revoke_account_keys(
+    account_id: str, session: SessionDep, operator: OperatorAccount, exchange: ExchangeDep
+) -> AccountPublic:
+    account = _account(session, account_id)
+    revoked = revoke_keys(session, account.id)
+    exchange.log.record(
+        session, "api_keys_revoked", actor=operator.id, account=account.id, keys=revoked
+    )
+    session.commit()
+    return AccountPublic.of(account)
+
+
+def _account(session: Session, account_id: str) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"account {account_id} does not exist")
+    return account
