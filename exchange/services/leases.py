@@ -14,6 +14,7 @@ from contracts import buyer_account, payment, split_from_escrow
 from contracts.ledger import Posting, Transaction
 from contracts.revenue import split
 from desensitize import Keyring, Policy
+from desensitize.errors import BudgetExceeded
 from exchange.context import Exchange
 from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Lease, Offer
 from exchange.errors import Conflict, Forbidden, Invalid, NotFound
@@ -51,7 +52,7 @@ def extract_epsilon(policy: Policy, columns: list[str]) -> float:
     )
 
 
-def _columns(policy: Policy, requested: list[str] | None) -> list[str]:
+def choose_columns(policy: Policy, requested: list[str] | None) -> list[str]:
     available = leasable_columns(policy)
     if not requested:
         return available
@@ -83,6 +84,17 @@ def price(
     )
 
 
+def quote_request(session: Session, req: LeaseRequest) -> dict[str, Any]:
+    """What the lease ``req`` would cost now, itemised; nothing is stored."""
+    offer = get_offer(session, req.offer_id)
+    dataset = session.get(Dataset, offer.dataset_id)
+    assert dataset is not None
+    policy = require_policy(dataset)
+    columns = choose_columns(policy, req.columns)
+    epsilon = req.epsilon + extract_epsilon(policy, columns)
+    return price(offer, dataset, policy, columns, req.days, epsilon, now_utc())
+
+
 def request_lease(session: Session, exchange: Exchange, buyer: Account, req: LeaseRequest) -> Lease:
     offer = get_offer(session, req.offer_id)
     if offer.status != "active":
@@ -90,7 +102,7 @@ def request_lease(session: Session, exchange: Exchange, buyer: Account, req: Lea
     dataset = session.get(Dataset, offer.dataset_id)
     assert dataset is not None
     policy = require_policy(dataset)
-    columns = _columns(policy, req.columns)
+    columns = choose_columns(policy, req.columns)
     purpose = terms_svc.purpose(req.purpose)
     now = now_utc()
     starts = req.starts_at or now
@@ -281,8 +293,6 @@ def pay(session: Session, exchange: Exchange, buyer: Account, lease_id: str) -> 
 
 
 def reserve_budget(session: Session, dataset_id: str, epsilon_micro: int) -> None:
-    from desensitize.errors import BudgetExceeded
-
     if epsilon_micro == 0:
         return
     done = session.execute(

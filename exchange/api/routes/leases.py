@@ -16,10 +16,8 @@ from exchange.api.deps import (
     require,
 )
 from exchange.api.schemas import Decision, LeaseCreate, LeasePublic, QueryCreate, QuoteCreate
-from exchange.db.models import Account, Dataset, Lease
+from exchange.db.models import Account, Lease
 from exchange.services import extracts, leases, queries
-from exchange.services.datasets import require_policy
-from exchange.services.offers import get_offer
 
 router = APIRouter(prefix="/v1", tags=["leases"])
 RevokerAccount = Annotated[Account, Depends(require("provider", "operator"))]
@@ -48,13 +46,7 @@ def _request(body: LeaseCreate) -> leases.LeaseRequest:
     summary="A deterministic, itemised price quote in fen",
 )
 def create_quote(body: QuoteCreate, session: SessionDep, buyer: BuyerAccount) -> dict[str, Any]:
-    offer = get_offer(session, body.offer_id)
-    dataset = session.get(Dataset, offer.dataset_id)
-    assert dataset is not None
-    policy = require_policy(dataset)
-    columns = leases._columns(policy, body.columns)
-    epsilon = body.epsilon + leases.extract_epsilon(policy, columns)
-    return leases.price(offer, dataset, policy, columns, body.days, epsilon, leases.now_utc())
+    return leases.quote_request(session, _request(body))
 
 
 @router.post("/leases", status_code=201, response_model=LeasePublic)
