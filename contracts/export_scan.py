@@ -35,6 +35,7 @@ class ScanResult:
     balances: Balances = field(default_factory=dict)
     count: int = 0
     failure: tuple[int, str] | None = None
+    tx_ids: dict[str, int] = field(default_factory=dict)  # transaction id -> first entry
     tree: MerkleTree | None = None  # grown by merge(), instead of keeping the hashes
 
     def merge(self, later: ScanResult) -> None:
@@ -44,7 +45,16 @@ class ScanResult:
         else:
             self.hashes += later.hashes
         self.count += later.count
-        self.failure = self.failure or later.failure
+        repeats = [
+            (index, f"entry {index}: {_repeated(tx_id, self.tx_ids[tx_id])}")
+            for tx_id, index in later.tx_ids.items()
+            if tx_id in self.tx_ids
+        ]
+        if later.failure:
+            repeats.append(later.failure)
+        self.failure = self.failure or min(repeats, default=None)
+        for tx_id, index in later.tx_ids.items():
+            self.tx_ids.setdefault(tx_id, index)
         for currency, accounts in later.balances.items():
             mine = self.balances.setdefault(currency, {})
             for account, amount in accounts.items():
@@ -76,7 +86,7 @@ def scan_lines(lines: Iterable[str], start: int = 0) -> ScanResult:
     text is cut out of the line and hashed, and only the leaf is parsed.
     """
     result = ScanResult()
-    hashes, balances = result.hashes, result.balances
+    hashes = result.hashes
     failure: tuple[int, str] | None = None
     seq = start
     for raw in lines:
@@ -98,7 +108,7 @@ def scan_lines(lines: Iterable[str], start: int = 0) -> ScanResult:
             elif digest.hex() != line[cut + 14 : at - 10]:
                 problem = "its content does not match its leaf hash"
             else:
-                problem = _entry_problem(line, at, balances)
+                problem = _entry_problem(line, at, seq, result)
         hashes += digest
         if problem is not None and failure is None:
             failure = (seq, f"entry {seq}: {problem}")
@@ -108,8 +118,13 @@ def scan_lines(lines: Iterable[str], start: int = 0) -> ScanResult:
     return result
 
 
-def _entry_problem(line: str, at: int, balances: Balances) -> str | None:
-    """Parse the leaf; check its type, and double entry and splits for transactions."""
+def _repeated(tx_id: str, first: int) -> str:
+    return f"transaction {tx_id} was already recorded as entry {first}"
+
+
+def _entry_problem(line: str, at: int, seq: int, result: ScanResult) -> str | None:
+    """Parse the leaf; check its type, and for transactions double entry, exact splits
+    and an id not seen before."""
     try:
         entry, end = _SCAN(line, at)
     except (StopIteration, ValueError) as exc:
@@ -125,8 +140,14 @@ def _entry_problem(line: str, at: int, balances: Balances) -> str | None:
         check_postings(entry.get("id"), entry.get("kind"), postings, entry.get("meta") or {})
     except ContractError as exc:
         return exc.message
+    tx_id = entry.get("id")
+    if type(tx_id) is not str or not tx_id:
+        return f"a transaction needs a non-empty string id; got {tx_id!r}"
+    first = result.tx_ids.setdefault(tx_id, seq)
+    if first != seq:
+        return _repeated(tx_id, first)
     for account, amount, currency in postings:
-        accounts = balances.setdefault(currency, {})
+        accounts = result.balances.setdefault(currency, {})
         accounts[account] = accounts.get(account, 0) + amount
     return None
 

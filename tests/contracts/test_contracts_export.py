@@ -257,3 +257,20 @@ def test_an_export_file_verifies_on_one_or_more_processes(
     path.write_text("".join(lines), encoding="utf-8")
     report = verify_export_file(path, public_key, workers=workers)
     assert report.first_failing_index == 451
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_transaction_recorded_twice_is_named_even_across_worker_ranges(
+    tmp_path: Path, signing_key: Ed25519PrivateKey, public_key: bytes, workers: int
+) -> None:
+    log = Ledger()
+    twice = payment("acme", 700, time=T0, lease_id="L-retried")
+    log.append_transaction(twice)
+    for lease in range(400):
+        log.append_record("access", {"lease_id": f"L{lease}"})
+    log.append_transaction(twice)  # a retried request applied a second time
+    path = tmp_path / "ledger.jsonl"
+    path.write_text("".join(log.export_lines(signing_key, now=T0)), encoding="utf-8")
+    report = verify_export_file(path, public_key, workers=workers)
+    assert report.first_failing_index == 401
+    assert f"transaction {twice.id} was already recorded as entry 0" in report.reason
