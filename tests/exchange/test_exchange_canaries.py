@@ -219,6 +219,8 @@ def test_planted_raw_values_never_leave_the_exchange(world, citizens_small, all_
         response = upload(world, body, name=f"bad {label}")
         api.seen.append((f"provider POST /v1/datasets ({label})", response))
         assert response.status_code == 422, (label, response.status_code, response.text)
+    store = world.exchange.settings.resolved_storage_dir
+    assert len(list(store.glob("raw-*"))) == 2, "a refused upload left its raw file behind"
     api("provider", "GET", "/v1/datasets", 200)
     api("provider", "GET", f"/v1/datasets/{dataset_id}", 200)
     api("auditor", "GET", f"/v1/datasets/{dataset_id}", 200)
