@@ -24,7 +24,7 @@ import pyarrow as pa
 from desensitize.kanon import COUNT, ComboCounts, KPlan, QuasiIdentifier, choose_levels, verify
 from desensitize.keys import Keyring, as_keyring
 from desensitize.policy import Policy, as_policy, schema_of
-from desensitize.risk import risk_report, utility_report
+from desensitize.risk import RiskReport, utility_report
 from desensitize.rules.base import Context
 
 __all__ = ["Desensitized", "Desensitizer", "Report", "apply"]
@@ -67,19 +67,44 @@ def _array(table: pa.Table, name: str) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
-def _risk(counts: ComboCounts, qis: list[str], k: int, rows: int) -> dict[str, Any]:
-    """risk.py's report from class sizes alone (the rows themselves may be long gone)."""
+def _kept(data: pa.Table | pa.Array, keep: np.ndarray) -> pa.Table | pa.Array:
+    """The rows where `keep` is true (no copy when all are kept, the usual case)."""
+    return data if keep.all() else data.filter(keep)
+
+
+def class_sizes(counts: ComboCounts, qis: list[str], rows: int) -> np.ndarray:
+    """Rows per equivalence class over `qis`, from combination counts."""
     merged = counts.table()
     if not qis:
-        sizes = np.array([rows] if rows else [], dtype=np.int64)
-    elif merged is None:
-        sizes = np.zeros(0, dtype=np.int64)
-    else:
-        grouped = merged.group_by(qis, use_threads=False).aggregate([(COUNT, "sum")])
-        sizes = grouped[f"{COUNT}_sum"].to_numpy()
-    classes = pd.DataFrame({"class": np.repeat(np.arange(len(sizes)), sizes)})
-    report = risk_report(classes, ["class"] if qis else [], k)
-    return dataclasses.replace(report, quasi_identifiers=tuple(qis)).to_dict()
+        return np.array([rows] if rows else [], dtype=np.int64)
+    if merged is None:
+        return np.zeros(0, dtype=np.int64)
+    grouped = merged.group_by(qis, use_threads=False).aggregate([(COUNT, "sum")])
+    return grouped[f"{COUNT}_sum"].to_numpy()
+
+
+def risk_from_sizes(sizes: np.ndarray, qis: list[str], k: int) -> dict[str, Any]:
+    """risk.py's report built from class sizes alone, as `risk_report` computes it from rows.
+
+    A streamed table's rows are long gone when the report is made, and re-creating one row
+    per record would cost memory in proportion to the table; the tests check both agree.
+    """
+    rows = int(sizes.sum())
+    if rows == 0:
+        return RiskReport(0, k, tuple(qis), 0, 0, 0.0, 0.0, 0.0, 0.0).to_dict()
+    smallest = int(sizes.min())
+    report = RiskReport(
+        rows=rows,
+        k=k,
+        quasi_identifiers=tuple(qis),
+        classes=len(sizes),
+        smallest_class=smallest,
+        rows_below_k=float(sizes[sizes < k].sum() / rows),
+        unique_rows=float(sizes[sizes == 1].sum() / rows),
+        max_risk=1.0 / smallest,
+        mean_risk=len(sizes) / rows,
+    )
+    return report.to_dict()
 
 
 def measure_utility(
@@ -172,9 +197,9 @@ class Desensitizer:
             bases = {qi.name: qi.ladder.base(_array(table, qi.name), ctx) for qi in self.qis}
             if self.l_column:
                 bases[L_VALUE] = self._l_values(table, ctx, {})
-            self._combos.add(pa.table(bases).filter(keep))
+            self._combos.add(_kept(pa.table(bases), keep))
         for name, parts in self._fits.items():
-            parts.append(_array(table, name).filter(keep))
+            parts.append(_kept(_array(table, name), keep))
 
     def prepare(self) -> None:
         """Between the passes: fit quantile bounds, choose the k-anonymity levels."""
@@ -199,16 +224,22 @@ class Desensitizer:
             return ladder.at(ladder.base(values, ctx), self.plan.levels[name])
         return rule.transform(values, dataclasses.replace(ctx, state=self._states.get(name)))
 
+    def _released(self, name: str, values: pa.Array, ctx: Context) -> pa.Array:
+        out = self._output(name, values, ctx)
+        # Arrow's allocator keeps each thread's freed pages; hand them back to the system.
+        pa.default_memory_pool().release_unused()
+        return out
+
     def transform(self, table: pa.Table, offset: int) -> tuple[pa.Table, np.ndarray]:
         """Pass two over a batch: the output rows, and which input rows they are."""
         ctx = Context(self.keys, row_offset=offset)
         names = self.policy.output_columns
-        done = self._pool.map(lambda name: self._output(name, _array(table, name), ctx), names)
+        done = self._pool.map(lambda name: self._released(name, _array(table, name), ctx), names)
         outputs = dict(zip(names, done, strict=True))
         drop = self._drop_mask(table)
         keep = ~drop
         if self.plan is not None and self.plan.suppressed.any():
-            kept_outputs = {name: outputs[name].filter(keep) for name in self.qi_names}
+            kept_outputs = {name: _kept(outputs[name], keep) for name in self.qi_names}
             suppressed = self.plan.suppress_mask(kept_outputs)
             keep[keep] = ~suppressed
             self.rows_suppressed += int(suppressed.sum())
@@ -218,8 +249,8 @@ class Desensitizer:
         if self.l_column:
             tracked[L_VALUE] = self._l_values(table, ctx, outputs)
         if tracked:
-            self._out.add(pa.table(tracked).filter(keep))
-        out = pa.table(outputs).filter(keep)
+            self._out.add(_kept(pa.table(tracked), keep))
+        out = _kept(pa.table(outputs), keep)
         self.rows_in += table.num_rows
         self.rows_dropped += int(drop.sum())
         self.rows_out += out.num_rows
@@ -250,8 +281,12 @@ class Desensitizer:
             rows_dropped_by_rules=self.rows_dropped,
             rows_suppressed=self.rows_suppressed,
             k_anonymity=self.plan.to_dict() if self.plan is not None else None,
-            risk_before=_risk(self._raw, self.qi_names, self.k, self.rows_in),
-            risk_after=_risk(self._out, self.qi_names, self.k, self.rows_out),
+            risk_before=risk_from_sizes(
+                class_sizes(self._raw, self.qi_names, self.rows_in), self.qi_names, self.k
+            ),
+            risk_after=risk_from_sizes(
+                class_sizes(self._out, self.qi_names, self.rows_out), self.qi_names, self.k
+            ),
             utility=utility,
         )
 

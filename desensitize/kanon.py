@@ -40,13 +40,18 @@ class QuasiIdentifier:
 
 
 class ComboCounts:
-    """Counts of distinct value combinations, merged batch by batch in bounded memory."""
+    """Counts of distinct value combinations, merged batch by batch in bounded memory.
 
-    def __init__(self, names: Sequence[str], compact_at: int = 250_000) -> None:
+    Each batch adds its own counts; once `pending` rows of those accumulate they are
+    merged into the running total, so memory stays near the number of distinct
+    combinations plus `pending`, however long the input.
+    """
+
+    def __init__(self, names: Sequence[str], pending: int = 250_000) -> None:
         self.names = list(names)
         self._parts: list[pa.Table] = []
-        self._rows = 0
-        self._compact_at = compact_at
+        self._pending = 0
+        self._limit = pending
 
     def add(self, table: pa.Table) -> None:
         if table.num_rows == 0:
@@ -54,16 +59,15 @@ class ComboCounts:
         part = table.select(self.names).group_by(self.names, use_threads=False)
         part = part.aggregate([([], "count_all")]).rename_columns([*self.names, COUNT])
         self._parts.append(part)
-        self._rows += part.num_rows
-        if self._rows > self._compact_at:
+        self._pending += part.num_rows
+        if self._pending > self._limit:
             self._compact()
 
     def _compact(self) -> None:
         merged = pa.concat_tables(self._parts, promote_options="permissive")
         merged = merged.group_by(self.names, use_threads=False).aggregate([(COUNT, "sum")])
         self._parts = [merged.rename_columns([*self.names, COUNT])]
-        self._rows = self._parts[0].num_rows
-        self._compact_at = max(self._compact_at, 2 * self._rows)
+        self._pending = 0
 
     def table(self) -> pa.Table | None:
         """The merged counts (column `COUNT` holds the rows), or None if nothing was added."""

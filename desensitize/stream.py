@@ -102,7 +102,8 @@ def _csv_error(path: Path, exc: Exception, names: list[str] | None = None) -> Da
 
 
 def _rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[tuple[int, pa.Table]]:
-    """Tables of exactly `rows` rows (the last may be shorter), with their first row's offset."""
+    """Contiguous tables of exactly `rows` rows (the last may be shorter), each with the
+    offset of its first row; the reader's small batches are freed as they are copied."""
     pending: list[pa.RecordBatch] = []
     count = offset = 0
     for batch in batches:
@@ -110,11 +111,12 @@ def _rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[tuple[int
         count += batch.num_rows
         while count >= rows:
             table = pa.Table.from_batches(pending)
-            yield offset, table.slice(0, rows)
             pending = table.slice(rows).to_batches()
             count, offset = count - rows, offset + rows
+            yield offset - rows, table.slice(0, rows).combine_chunks()
+            del table
     if count:
-        yield offset, pa.Table.from_batches(pending)
+        yield offset, pa.Table.from_batches(pending).combine_chunks()
 
 
 class _Sink:
@@ -135,6 +137,7 @@ class _Sink:
         if table.schema != self.schema:
             table = table.cast(self.schema)
         self._writer.write_table(table)
+        pa.default_memory_pool().release_unused()  # this thread's freed pages, see engine
 
     def close(self) -> None:
         if self._writer is not None:
@@ -182,8 +185,7 @@ def _transform_all(
         if pending is not None:
             pending.result()
         pending = io.submit(writer.write, out)
-        # Arrow's allocator keeps freed pages mapped; returning them bounds the RSS.
-        pa.default_memory_pool().release_unused()
+        pa.default_memory_pool().release_unused()  # this thread's freed pages, see engine
     if pending is not None:
         pending.result()
     if writer.schema is None:  # an empty input still gets the policy's columns
@@ -223,6 +225,7 @@ def apply_stream(
             if engine.survey_columns:
                 for offset, table in _rebatch(reader.batches(engine.survey_columns), rows):
                     engine.survey(table, offset)
+                    pa.default_memory_pool().release_unused()
             engine.prepare()
             report = _transform_all(engine, reader, writer, io, rows)
         partial.replace(sink)

@@ -6,9 +6,13 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from desensitize import DataError, Desensitized, Keyring, Policy, PolicyError, apply
+from desensitize.engine import class_sizes, risk_from_sizes
+from desensitize.kanon import ComboCounts
+from desensitize.risk import risk_report
 from examples.generate_city_data import generate_citizens
 
 from .conftest import SECRET
@@ -162,3 +166,14 @@ def test_apply_is_deterministic_for_one_key_and_differs_for_another(
     other = apply(people, policy, other_keys).frame
     assert not first["name"].equals(other["name"])
     assert not first["income"].equals(other["income"])
+
+
+@pytest.mark.parametrize("rows", [0, 1, 7, 500])
+@pytest.mark.parametrize("qis", [[], ["a"], ["a", "b"]])
+def test_risk_from_class_sizes_equals_risk_report_on_rows(rows: int, qis: list[str]) -> None:
+    rng = np.random.default_rng(rows)
+    frame = pd.DataFrame({"a": rng.integers(0, 9, rows), "b": rng.choice(["x", None], rows)})
+    counts = ComboCounts(qis)
+    counts.add(pa.Table.from_pandas(frame[qis], preserve_index=False))
+    sizes = class_sizes(counts, qis, rows)
+    assert risk_from_sizes(sizes, qis, 3) == risk_report(frame, qis, 3).to_dict()
