@@ -229,10 +229,12 @@ def test_planted_raw_values_never_leave_the_exchange(world, citizens_small, all_
     for bad in BAD_POLICIES:
         response = api("provider", "PUT", f"/v1/datasets/{dataset_id}/policy", json=bad)
         assert response.status_code == 422, (bad, response.text)
-    for late in LATE_FAILING_POLICIES:  # accepted, but cannot be applied to these values
-        api("provider", "PUT", f"/v1/datasets/{dataset_id}/policy", 200, json=late)
-        response = api("provider", "GET", f"/v1/datasets/{dataset_id}/preview")
-        assert response.status_code == 422, (late, response.text)
+    for late in LATE_FAILING_POLICIES:  # rules that fit the column's type but not its values
+        response = api("provider", "PUT", f"/v1/datasets/{dataset_id}/policy", json=late)
+        assert response.status_code in (200, 422), (late, response.text)
+        if response.status_code == 200:  # then applying it fails, without quoting a value
+            response = api("provider", "GET", f"/v1/datasets/{dataset_id}/preview")
+            assert response.status_code == 422, (late, response.text)
     api("provider", "PUT", f"/v1/datasets/{dataset_id}/policy", 200, json=POLICY)
     api("provider", "GET", f"/v1/datasets/{dataset_id}/preview?rows=200", 200)
 
