@@ -15,7 +15,7 @@ from exchange.context import Exchange
 from exchange.db.models import Account, Dataset
 from exchange.errors import Conflict, Forbidden, Invalid, NotFound
 from exchange.ingest import UploadError, detect_encoding, detect_format, iter_batches
-from exchange.services.raw import raw_context, read_raw
+from exchange.services.raw import raw_context, read_raw, write_table
 
 GRADES = ("core", "important", "general")
 PROFILE_ROWS = 10_000
@@ -95,7 +95,8 @@ def register(
     rows = 0
     sample: pd.DataFrame | None = None
     with exchange.store.open_plaintext(storage_name, key, context=raw_context(dataset_id)) as fh:
-        for batch in iter_batches(fh, fmt=fmt, encoding=encoding, batch_rows=50_000):
+        batches = iter_batches(fh, fmt=fmt, encoding=encoding, batch_rows=50_000)
+        for batch in write_table(exchange, dataset_id, key, batches):
             if sample is None:
                 sample = batch.head(PROFILE_ROWS)
             rows += len(batch)

@@ -47,7 +47,8 @@ def run(
             requested=query.epsilon,
             remaining=(lease.query_epsilon_micro - lease.query_spent_micro) / MICRO,
         )
-    frame = read_raw(exchange, dataset)[lease.columns]
+    # Only the columns the query touches are decrypted and decoded.
+    frame = read_raw(exchange, dataset, columns=list(query.columns) or lease.columns[:1])
     value = run_query(frame, query)
     session.add(
         BudgetSpend(

@@ -16,7 +16,7 @@ from exchange.errors import Invalid, PayloadTooLarge
 from exchange.ingest import UploadError
 from exchange.services import datasets as svc
 from exchange.services.ids import new_id
-from exchange.services.raw import raw_context
+from exchange.services.raw import raw_context, table_name
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 MULTIPART_OVERHEAD = 64 * 1024
@@ -102,6 +102,7 @@ async def upload_dataset(
         )
     except BaseException:
         exchange.store.delete(storage_name)  # nothing half-written stays behind
+        exchange.store.delete(table_name(dataset_id))
         raise
     return DatasetPublic.of(dataset)
 
