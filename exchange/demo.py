@@ -39,22 +39,28 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / "server.log"
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "DATALEASE_DATA_DIR": str(self.data_dir)}
 
     def start(self) -> None:
+        # Logs go to a file: a pipe nobody reads would block the server once it fills.
+        self.log_path = self.data_dir / "server.log"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "exchange.cli", "serve", "--port", str(self.port)],
             env=self.env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=log,
+            stderr=log,
         )
+        log.close()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"the server exited early:\n{err[-2000:]}")
+                tail = self.log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the server exited early:\n{tail}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return

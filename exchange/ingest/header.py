@@ -13,6 +13,11 @@ __all__ = ["check_names", "parse_header"]
 
 _NUMBER_OR_DATE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|\d{4}-\d{2}-\d{2}.*")
 _YEAR = re.compile(r"(19|20)\d\d")  # statistical tables do name columns 2023, 2024, ...
+# Shapes of personal data (resident ID, mobile, e-mail, card or account numbers): a header
+# that holds one is a data row, and echoing it back as a "column name" would leak it.
+_PERSONAL = re.compile(
+    r"\d{17}[\dXx]|(\+?86[- ]?)?1[3-9]\d{9}|[^@\s]+@[^@\s]+\.[A-Za-z]{2,}|[\d -]{9,}"
+)
 
 
 def parse_header(sample: bytes, encoding: str, *, complete: bool) -> list[str]:
@@ -46,6 +51,12 @@ def _check_is_header(names: list[str]) -> None:
     )
     if valuelike * 2 >= len(names):
         raise UploadError("the first line holds values, not column names: add a header row", line=1)
+    if any(_PERSONAL.fullmatch(n.strip()) for n in names):
+        raise UploadError(
+            "the first line holds personal data (an ID, phone, e-mail or card number), not "
+            "column names: add a header row",
+            line=1,
+        )
 
 
 def check_names(names: list[str]) -> None:

@@ -149,7 +149,12 @@ def load_policy(exchange: Exchange, dataset: Dataset, body: dict[str, Any]) -> P
             f"the policy names columns the dataset does not have: {', '.join(unknown)}; "
             f"its columns are {', '.join(sorted(columns))}"
         )
-    policy.validate_for(read_raw(exchange, dataset, max_rows=1_000))
+    sample = read_raw(exchange, dataset, max_rows=1_000)
+    policy.validate_for(sample)
+    # Types alone do not prove a rule can run (e.g. "year" of a text column): run every rule
+    # on a sample now, so no buyer ever pays for an extract that cannot be made.
+    rules_only = {k: v for k, v in policy.to_dict().items() if k not in ("k", "l_diversity")}
+    apply(sample, Policy.from_dict(rules_only), Keyring(exchange.master.derive("policy-check")))
     return policy
 
 

@@ -67,3 +67,19 @@ def test_another_provider_cannot_read_or_change_the_dataset(world, citizens_smal
         == 403
     )
     assert world.call("provider2", "GET", f"/v1/datasets/{dataset_id}/preview").status_code == 403
+
+
+def test_a_rule_that_cannot_run_on_the_values_is_refused_when_the_policy_is_set(
+    world, citizens_small
+):
+    dataset_id = uploaded(world, citizens_small.head(100))
+    policy = {
+        "k": 2,
+        "columns": {
+            "resident_id": {"class": "quasi_identifier", "rule": "generalize", "to": "year"}
+        },
+    }
+    response = world.call("provider", "PUT", f"/v1/datasets/{dataset_id}/policy", json=policy)
+    assert response.status_code == 422
+    assert "resident_id" in response.json()["error"]["message"]
+    assert not any(v in response.text for v in citizens_small["resident_id"].head(100))
