@@ -40,9 +40,10 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
+        self.env_overrides: dict[str, str] = {}
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "DATALEASE_DATA_DIR": str(self.data_dir)}
+        return {**os.environ, "DATALEASE_DATA_DIR": str(self.data_dir), **self.env_overrides}
 
     def start(self) -> None:
         # Logs go to a file: a pipe nobody reads would block the server once it fills.

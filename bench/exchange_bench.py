@@ -1,0 +1,126 @@
+"""End-to-end figures for the service: upload, lease and extract a large table over HTTP.
+
+Starts ``datalease serve`` on a fresh SQLite data directory, uploads a generated
+citizens CSV, sets a standard policy, leases it and downloads the extract, timing
+each step and reading the server's peak RSS from /proc. Last line:
+``rows=N upload_s=U policy_s=P lease_pay_s=L extract_s=E server_peak_rss_mb=M``.
+
+    python bench/exchange_bench.py --rows 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from examples.generate_city_data import write
+from exchange.demo import Server
+
+POLICY = {
+    "k": 5,
+    "columns": {
+        "name": {"class": "identifier", "rule": "token"},
+        "resident_id": {"class": "identifier", "rule": "mask", "preset": "cn_resident_id"},
+        "mobile": {"class": "identifier", "rule": "mask", "preset": "cn_mobile"},
+        "card_id": {"class": "identifier", "rule": "token"},
+        "address": {"class": "identifier", "rule": "fake", "kind": "address"},
+        "birth_date": {"class": "quasi_identifier", "rule": "generalize", "to": "year"},
+        "district": {"class": "quasi_identifier", "rule": "keep"},
+        "gender": {"class": "quasi_identifier", "rule": "keep"},
+        "monthly_income": {
+            "class": "sensitive",
+            "rule": "noise",
+            "epsilon": 1.0,
+            "bounds": [0, 100000],
+        },
+    },
+}
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="datalease-bench-") as tmp:
+        root = Path(tmp)
+        csv = write("citizens", args.rows, root / "citizens.csv", seed=1)
+        server = Server(root / "data")
+        server.env_overrides = {"DATALEASE_MAX_UPLOAD_BYTES": str(10 * csv.stat().st_size)}
+        operator = server.create_account("operator", "ops", "ops")
+        server.start()
+        try:
+            figures = run(server, operator, csv, args.rows)
+            figures["server_peak_rss_mb"] = round(peak_rss_mb(server.proc.pid), 1)
+        finally:
+            server.stop()
+    print(" ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+def run(server: Server, operator_key: str, csv: Path, rows: int) -> dict[str, float]:
+    def client(key: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=server.url, timeout=3600, headers={"Authorization": f"Bearer {key}"}
+        )
+
+    ops = client(operator_key)
+    keys = {
+        role: ops.post("/v1/accounts", json={"name": role, "role": role}).json()["api_key"]
+        for role in ("provider", "buyer")
+    }
+    provider, buyer = client(keys["provider"]), client(keys["buyer"])
+    figures: dict[str, float] = {"rows": rows}
+    started = time.perf_counter()
+    with csv.open("rb") as fh:
+        response = provider.post(
+            "/v1/datasets",
+            files={"file": ("citizens.csv", fh, "text/csv")},
+            data={"name": "citizens", "grade": "general"},
+        )
+    response.raise_for_status()
+    dataset = response.json()["id"]
+    figures["upload_s"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    provider.put(f"/v1/datasets/{dataset}/policy", json=POLICY).raise_for_status()
+    figures["policy_s"] = round(time.perf_counter() - started, 2)
+    offer = provider.post(
+        "/v1/offers",
+        json={
+            "dataset_id": dataset,
+            "title": "bench",
+            "terms": {"allowed_purposes": ["urban-planning"]},
+            "pricing": {"base_minor_per_1000_rows": 100},
+            "shares_bp": {"provider": 9000, "platform": 1000},
+            "epsilon_cap": 5,
+            "k": 5,
+        },
+    ).json()["id"]
+    started = time.perf_counter()
+    lease = buyer.post(
+        "/v1/leases", json={"offer_id": offer, "purpose": "urban-planning", "days": 30}
+    ).json()["id"]
+    buyer.post(f"/v1/leases/{lease}/pay").raise_for_status()
+    figures["lease_pay_s"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    size = 0
+    with buyer.stream("GET", f"/v1/leases/{lease}/extract", params={"format": "csv"}) as resp:
+        resp.raise_for_status()
+        for chunk in resp.iter_bytes():
+            size += len(chunk)
+    figures["extract_s"] = round(time.perf_counter() - started, 2)
+    figures["extract_mb"] = round(size / 1e6, 1)
+    return figures
+
+
+if __name__ == "__main__":
+    main()
