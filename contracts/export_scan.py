@@ -89,8 +89,15 @@ def scan_lines(lines: Iterable[str], start: int = 0) -> ScanResult:
     hashes = result.hashes
     failure: tuple[int, str] | None = None
     seq = start
+    blank = False
     for raw in lines:
         line = raw.rstrip("\r\n")
+        if not line:  # tolerated at the end of an export, an error anywhere else
+            blank = True
+            continue
+        if blank:
+            blank = False
+            failure = failure or (seq, f"entry {seq}: a blank line stands before it")
         cut = line.find(_HASH, 7)
         at = cut + 88  # the leaf starts after the hash (64) and '","entry":' (10)
         if cut < 0 or not line.startswith(_SEQ) or line[at - 10 : at] != _ENTRY or line[-1] != "}":

@@ -274,3 +274,11 @@ def test_a_transaction_recorded_twice_is_named_even_across_worker_ranges(
     report = verify_export_file(path, public_key, workers=workers)
     assert report.first_failing_index == 401
     assert f"transaction {twice.id} was already recorded as entry 0" in report.reason
+
+
+def test_blank_lines_are_tolerated_at_the_end_only(export: list[str], public_key: bytes) -> None:
+    assert verify_export([*export, "\n", "\r\n"], public_key).ok
+    export.insert(HEADER + 3, "\n")
+    report = verify_export(export, public_key)
+    assert report.first_failing_index == 3
+    assert "entry 3: a blank line stands before it" in report.reason
