@@ -53,17 +53,50 @@ def _subkeys(key: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 
 def to_binary(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Canonical bytes of each value: UTF-8 for text, Arrow's text form for others."""
+    """Canonical bytes of each value: UTF-8 for text (viewed, not copied), Arrow's text
+    form for other types."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     kind = values.type
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_binary(kind)):
+    if pa.types.is_large_string(kind) or pa.types.is_large_binary(kind):
+        return values.view(pa.large_binary())
+    if not (pa.types.is_string(kind) or pa.types.is_binary(kind)):
         values = pc.cast(values, pa.string())
-    return pc.cast(values, pa.large_binary())
+    return values.view(pa.binary())
 
 
-def _is_binary(kind: pa.DataType) -> bool:
-    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+def _layout(messages: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start offsets, byte lengths (0 for nulls) and the data buffer of binary messages."""
+    n = len(messages)
+    width = 8 if pa.types.is_large_binary(messages.type) else 4
+    _, offsets_buffer, data_buffer = messages.buffers()
+    offsets = np.frombuffer(
+        offsets_buffer,
+        dtype=np.int64 if width == 8 else np.int32,
+        count=n + 1,
+        offset=messages.offset * width,
+    ).astype(np.int64)
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else _EMPTY
+    lengths = np.diff(offsets)
+    if messages.null_count:
+        lengths[messages.is_null().to_numpy(zero_copy_only=False)] = 0
+    return offsets[:-1], lengths, data
+
+
+def _blocks_at(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The 16 bytes from each start offset (zeros past the end of the data), as a copy."""
+    if len(data) < BLOCK:
+        data = np.concatenate([data, np.zeros(BLOCK - len(data), dtype=np.uint8)])
+    limit = len(data) - BLOCK
+    windows = np.lib.stride_tricks.sliding_window_view(data, BLOCK)
+    blocks = windows[np.minimum(starts, limit)]
+    over = np.flatnonzero(starts > limit)
+    if len(over):  # only the last message or two reach past the end of the buffer
+        tail = np.concatenate([data[limit:], np.zeros(BLOCK, dtype=np.uint8)])
+        blocks[over] = np.lib.stride_tricks.sliding_window_view(tail, BLOCK)[
+            np.minimum(starts[over] - limit, BLOCK)
+        ]
+    return blocks
 
 
 def aes_cmac(key: bytes, messages: pa.Array) -> np.ndarray:
@@ -79,36 +112,31 @@ def aes_cmac(key: bytes, messages: pa.Array) -> np.ndarray:
     n = len(messages)
     if n == 0:
         return np.zeros((0, BLOCK), dtype=np.uint8)
-    buffers = messages.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int64, count=n + 1, offset=messages.offset * 8)
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else _EMPTY
-    lengths = np.diff(offsets)
-    if messages.null_count:
-        lengths[messages.is_null().to_numpy(zero_copy_only=False)] = 0
-    # Longest first: the messages still running at block j are a prefix, and those
-    # ending at block j are one contiguous run just before the end of that prefix.
+    starts, lengths, data = _layout(messages)
     nblocks = np.maximum(1, -(-lengths // BLOCK))
     longest = int(nblocks.max())
-    rank = longest - nblocks
-    order = np.argsort(rank.astype(np.uint16) if longest < 2**16 else rank, kind="stable")
-    starts, lengths, nblocks = offsets[:-1][order], lengths[order], nblocks[order]
-    k1, k2 = _subkeys(key)
-    subkey = np.where(((lengths > 0) & (lengths % BLOCK == 0))[:, None], k1, k2)
-    # One 16-byte window per start offset; indexing it by row gathers whole blocks.
-    windows = np.lib.stride_tricks.sliding_window_view(
-        np.concatenate([data, np.zeros(BLOCK, dtype=np.uint8)]), BLOCK
-    )
+    order = None
+    if longest > 1:
+        # Longest first: the messages still running at block j are a prefix, and those
+        # ending at block j are one contiguous run just before the end of that prefix.
+        rank = longest - nblocks
+        order = np.argsort(rank.astype(np.uint16) if longest < 2**16 else rank, kind="stable")
+        starts, lengths, nblocks = starts[order], lengths[order], nblocks[order]
+    subkeys = np.stack(_subkeys(key)[::-1])  # row 0: K2 (padded last block), row 1: K1
+    subkey = subkeys[((lengths > 0) & (lengths % BLOCK == 0)).view(np.uint8)]
     state = np.zeros((n, BLOCK), dtype=np.uint8)
     for j in range(longest):
         active = int(np.searchsorted(-nblocks, -j, side="left"))
         ending = int(np.searchsorted(-nblocks, -(j + 1), side="left"))
-        block = windows[np.minimum(starts[:active] + j * BLOCK, len(data))]
+        block = _blocks_at(data, starts[:active] + j * BLOCK)
         last = block[ending:]
         remaining = lengths[ending:active] - j * BLOCK
         last &= _KEEP[remaining]
         last |= _PAD[remaining]  # 10* padding of a short block; none for a full one
         last ^= subkey[ending:active]
         state[:active] = _ecb(key, state[:active] ^ block)
+    if order is None:
+        return state
     out = np.empty_like(state)
     out[order] = state
     return out
@@ -120,7 +148,7 @@ def hmac_sha256(key: bytes, messages: pa.Array) -> np.ndarray:
     Runs once per message in C through `hmac.digest`; callers pass distinct
     values only, so this is a loop over uniques, not over rows.
     """
-    items = to_binary(messages).to_pylist()
+    items = to_binary(messages).to_pylist()  # bytes, or None for a null
     digests = b"".join(hmac.digest(key, item or b"", hashlib.sha256) for item in items)
     return np.frombuffer(digests, dtype=np.uint8).reshape(-1, 32)
 

@@ -119,6 +119,14 @@ def _rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[tuple[int
         yield offset, pa.Table.from_batches(pending).combine_chunks()
 
 
+def _prefetched(items: Iterator[Any], pool: ThreadPoolExecutor) -> Iterator[Any]:
+    """The same items, the next one read by `pool` while the caller works on this one."""
+    pending = pool.submit(next, items, None)
+    while (item := pending.result()) is not None:
+        pending = pool.submit(next, items, None)
+        yield item
+
+
 class _Sink:
     """Writes output batches of one schema to CSV or Parquet."""
 
@@ -173,13 +181,19 @@ class _UtilitySample:
 
 
 def _transform_all(
-    engine: Desensitizer, reader: _Source, writer: _Sink, io: ThreadPoolExecutor, rows: int
+    engine: Desensitizer,
+    reader: _Source,
+    writer: _Sink,
+    io: ThreadPoolExecutor,
+    read_ahead: ThreadPoolExecutor,
+    rows: int,
 ) -> Report:
     """Pass two: transform each batch while the previous one is being written."""
     policy = engine.policy
     sample = _UtilitySample(policy)
     pending: Future | None = None
-    for offset, table in _rebatch(reader.batches(policy.required_columns), rows):
+    batches = _rebatch(reader.batches(policy.required_columns), rows)
+    for offset, table in _prefetched(batches, read_ahead):
         out, kept = engine.transform(table, offset)
         sample.add(table, out, kept)
         if pending is not None:
@@ -221,13 +235,17 @@ def apply_stream(
     partial = sink.with_name(sink.name + ".part")
     writer = _Sink(partial, sink_format)
     try:
-        with Desensitizer(policy, keys) as engine, ThreadPoolExecutor(max_workers=1) as io:
+        with (
+            Desensitizer(policy, keys) as engine,
+            ThreadPoolExecutor(max_workers=1) as io,
+            ThreadPoolExecutor(max_workers=1) as read_ahead,
+        ):
             if engine.survey_columns:
                 for offset, table in _rebatch(reader.batches(engine.survey_columns), rows):
                     engine.survey(table, offset)
                     pa.default_memory_pool().release_unused()
             engine.prepare()
-            report = _transform_all(engine, reader, writer, io, rows)
+            report = _transform_all(engine, reader, writer, io, read_ahead, rows)
         partial.replace(sink)
     finally:
         writer.close()

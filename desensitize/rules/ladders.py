@@ -90,7 +90,12 @@ class TimeTruncation(Ladder):
         self.labels = (*self.UNITS[self.UNITS.index(to) :], STAR)
 
     def base(self, values: pa.Array, ctx: Context) -> pa.Array:
-        return map_distinct(self._timestamps(values), self._format)
+        stamps = self._timestamps(values)
+        if self.to in ("year", "decade"):  # straight from the year field, no formatting
+            years = pc.utf8_lpad(pc.cast(pc.year(stamps), pa.string()), 4, "0")
+            return years if self.to == "year" else self._decade(years)
+        floored = pc.floor_temporal(stamps, unit=self.to)
+        return map_distinct(floored, lambda distinct: pc.strftime(distinct, self._FORMATS[self.to]))
 
     def _timestamps(self, values: pa.Array) -> pa.Array:
         if pa.types.is_timestamp(values.type):
@@ -99,11 +104,6 @@ class TimeTruncation(Ladder):
             return pc.cast(values, pa.timestamp("s"))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise DataError(f"column {self.column!r}: values are not dates or times") from exc
-
-    def _format(self, stamps: pa.Array) -> pa.Array:
-        if self.to != "decade":
-            return pc.strftime(stamps, format=self._FORMATS[self.to])
-        return self._decade(pc.strftime(stamps, format="%Y"))
 
     @staticmethod
     def _decade(years: pa.Array) -> pa.Array:

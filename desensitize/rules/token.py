@@ -20,8 +20,14 @@ _ALPHABETS = {"hex": b"0123456789abcdef", "base32": b"abcdefghijklmnopqrstuvwxyz
 _BITS = {"hex": 4, "base32": 5}
 
 
+_HEX_PAIRS = np.frombuffer(bytes(range(256)).hex().encode(), dtype=np.uint8).reshape(256, 2)
+
+
 def encode_digest(digest: np.ndarray, alphabet: str, length: int) -> np.ndarray:
     """The first `length` characters of each digest row in hex or base32, as ASCII codes."""
+    if alphabet == "hex":  # two characters per byte, straight from a table
+        pairs = _HEX_PAIRS[digest[:, : -(-length // 2)]]
+        return pairs.reshape(len(digest), 2 * pairs.shape[1])[:, :length]
     bits_per_char = _BITS[alphabet]
     needed = -(-length * bits_per_char // 8)
     bits = np.unpackbits(digest[:, :needed], axis=1)[:, : length * bits_per_char]
