@@ -116,12 +116,13 @@ def verify_ledger(
     public_key: str = typer.Option(..., "--public-key", help="PEM file, or 64 hex characters"),
 ) -> None:
     """Verify an exported ledger offline: hashes, signed heads, balance and splits."""
-    from contracts import verify_export
+    import os
+
+    from contracts.verify import verify_export_file
 
     key_path = Path(public_key)
     key: str | bytes = key_path.read_bytes() if key_path.exists() else public_key
-    with export.open(encoding="utf-8") as fh:
-        report = verify_export(fh, key)
+    report = verify_export_file(export, key, workers=max(1, min(os.cpu_count() or 1, 4)))
     typer.echo(json.dumps(dataclasses.asdict(report), indent=2, ensure_ascii=False))
     raise typer.Exit(0 if report.ok else 1)
 

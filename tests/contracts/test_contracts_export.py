@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from contracts_samples import T0
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -19,6 +18,7 @@ from contracts import (
     verify_export,
     verify_export_file,
 )
+from tests.contracts.contracts_samples import T0
 
 HEADER = 1  # lines before the first entry
 

@@ -6,7 +6,6 @@ import dataclasses
 from datetime import timedelta
 
 import pytest
-from contracts_samples import T0
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contracts import (
@@ -17,6 +16,7 @@ from contracts import (
     public_key_bytes,
     verify_consistency,
 )
+from tests.contracts.contracts_samples import T0
 
 
 def test_a_head_verifies_and_round_trips_through_json(

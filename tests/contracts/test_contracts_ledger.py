@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from contracts_samples import SHARES, T0
 
 from contracts import (
     ESCROW,
@@ -28,6 +27,7 @@ from contracts import (
     verify_inclusion,
 )
 from contracts.merkle import leaf_hash
+from tests.contracts.contracts_samples import SHARES, T0
 
 
 def test_balances_are_derived_from_postings_and_sum_to_zero(ledger: Ledger) -> None:

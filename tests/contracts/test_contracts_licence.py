@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from contracts_samples import OFFER, T0, licence_for, request
 
 from contracts import (
     Grade,
@@ -20,6 +19,7 @@ from contracts import (
     decide,
     grant,
 )
+from tests.contracts.contracts_samples import OFFER, T0, licence_for, request
 
 
 @pytest.mark.parametrize(

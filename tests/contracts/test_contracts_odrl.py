@@ -6,9 +6,9 @@ import copy
 import json
 
 import pytest
-from contracts_samples import licence_for
 
 from contracts import Grade, OdrlError, canonical_json, from_odrl, to_odrl
+from tests.contracts.contracts_samples import licence_for
 
 
 @pytest.mark.parametrize("grade", [Grade.GENERAL, Grade.IMPORTANT])

@@ -6,7 +6,6 @@ from datetime import timedelta
 from fractions import Fraction
 
 import pytest
-from contracts_samples import T0
 
 from contracts import (
     ColumnKind,
@@ -18,6 +17,7 @@ from contracts import (
     VolumeTier,
     quote,
 )
+from tests.contracts.contracts_samples import T0
 
 PRICES = PriceList(base_minor_per_1000_rows=2_000, minimum_minor=50_000)
 COLUMNS = {
