@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -26,12 +27,13 @@ from desensitize.keys import Keyring, as_keyring
 from desensitize.policy import Policy, as_policy, schema_of
 from desensitize.risk import RiskReport, utility_report
 from desensitize.rules.base import Context, Rule
+from desensitize.rules.noise import ROW_BLOCK
 
 __all__ = ["Desensitized", "Desensitizer", "Report", "apply"]
 
 L_VALUE = "__l_value__"  # the l-diversity attribute, carried beside the quasi-identifiers
 UTILITY_ROWS = 50_000
-_RAW = object()  # the raw quasi-identifier count, computed beside the columns
+CHUNK_ROWS = 10 * ROW_BLOCK  # rows `apply` transforms at a time
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,18 @@ class Report:
 
 @dataclass(frozen=True)
 class Desensitized:
-    """The desensitized table and the report of how it was made."""
+    """The desensitized table (Arrow, or pandas through `frame`) and how it was made."""
 
-    frame: pd.DataFrame
+    table: pa.Table
     report: Report
+    index: pd.Index | None = None  # the input's index of the kept rows, for a DataFrame
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        frame = self.table.to_pandas()
+        if self.index is not None:
+            frame.index = self.index
+        return frame
 
 
 def _array(table: pa.Table, name: str) -> pa.Array:
@@ -80,6 +90,8 @@ def class_sizes(counts: ComboCounts, qis: list[str], rows: int) -> np.ndarray:
         return np.array([rows] if rows else [], dtype=np.int64)
     if merged is None:
         return np.zeros(0, dtype=np.int64)
+    if counts.names == qis:  # already one row per class
+        return merged[COUNT].to_numpy()
     grouped = merged.group_by(qis, use_threads=False).aggregate([(COUNT, "sum")])
     return grouped[f"{COUNT}_sum"].to_numpy()
 
@@ -170,6 +182,13 @@ class Desensitizer:
         extra = [self.l_column] if self.l_column else []
         return list(dict.fromkeys([*self.qi_names, *extra, *droppers, *self._fits]))
 
+    def count_raw(self, table: pa.Table) -> None:
+        """Count the input's own quasi-identifier combinations (for the risk before).
+
+        Callers pass the whole table at once when they hold it, else each batch."""
+        if self.qis:
+            self._raw.add(table.select(self.qi_names))
+
     def _drop_mask(self, table: pa.Table) -> np.ndarray:
         drop = np.zeros(table.num_rows, dtype=bool)
         for column in self.policy.columns:
@@ -240,8 +259,6 @@ class Desensitizer:
         # Keyed rules cost the most: start them first so the workers finish together.
         names = sorted(self.policy.output_columns, key=lambda n: not self._rule(n).keyed)
         work = {n: self._pool.submit(self._released, n, _array(table, n), ctx) for n in names}
-        if self.qis:
-            work[_RAW] = self._pool.submit(self._raw.add, table.select(self.qi_names))
         done = {name: future.result() for name, future in work.items()}
         outputs = {name: done[name] for name in self.policy.output_columns}
         drop = self._drop_mask(table)
@@ -310,20 +327,31 @@ def _to_arrow(df: pd.DataFrame, policy: Policy) -> pa.Table:
 
 
 def apply(
-    df: pd.DataFrame, policy: Policy | Mapping[str, Any], keys: Keyring | bytes
+    data: pd.DataFrame | pa.Table,
+    policy: Policy | Mapping[str, Any],
+    keys: Keyring | bytes,
 ) -> Desensitized:
-    """Desensitize a DataFrame in memory. The output keeps the input's index of kept rows;
-    columns the policy does not name are dropped."""
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    """Desensitize a DataFrame or Arrow table in memory; columns the policy does not name
+    are dropped. A DataFrame's output keeps the input's index of the kept rows."""
     policy, keys = as_policy(policy), as_keyring(keys)
-    table = _to_arrow(df, policy)
+    if isinstance(data, pd.DataFrame):
+        table, index = _to_arrow(data, policy), data.index
+    elif isinstance(data, pa.Table):
+        policy.validate_for(data.schema)
+        table, index = data.select(policy.required_columns), None
+    else:
+        raise TypeError(f"expected a pandas DataFrame or Arrow table, got {type(data).__name__}")
+    # Cache-sized pieces run faster than whole columns, and give the stream's exact output.
+    table = table.combine_chunks()
+    pieces = [(at, table.slice(at, CHUNK_ROWS)) for at in range(0, table.num_rows, CHUNK_ROWS)]
     with Desensitizer(policy, keys) as engine:
-        engine.survey(table, 0)
+        engine.count_raw(table)
+        for offset, piece in pieces:
+            engine.survey(piece, offset)
         engine.prepare()
-        out, kept = engine.transform(table, 0)
+        done = [engine.transform(piece, offset) for offset, piece in pieces or [(0, table)]]
+        out = pa.concat_tables([piece for piece, _ in done])
+        kept = np.concatenate([keep for _, keep in done])
         utility = measure_utility(policy, table, out, kept) if table.num_rows else None
         report = engine.finish(utility)
-    frame = out.to_pandas()
-    frame.index = df.index[kept]
-    return Desensitized(frame, report)
+    return Desensitized(out, report, index[kept] if index is not None else None)

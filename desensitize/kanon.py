@@ -60,7 +60,7 @@ class ComboCounts:
         part = part.aggregate([([], "count_all")]).rename_columns([*self.names, COUNT])
         self._parts.append(part)
         self._pending += part.num_rows
-        if self._pending > self._limit:
+        if self._pending > self._limit and len(self._parts) > 1:
             self._compact()
 
     def _compact(self) -> None:

@@ -195,6 +195,7 @@ def _transform_all(
     batches = _rebatch(reader.batches(policy.required_columns), rows)
     for offset, table in _prefetched(batches, read_ahead):
         out, kept = engine.transform(table, offset)
+        engine.count_raw(table)
         sample.add(table, out, kept)
         if pending is not None:
             pending.result()

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from faker import Faker
 
 from desensitize.prf import prf
-from desensitize.rules.base import Context, Params, Rule, as_text
+from desensitize.rules.base import Context, Params, Rule, as_text, map_distinct
 
 __all__ = ["KINDS", "POOL_SIZE", "Fake", "pool"]
 
@@ -101,13 +101,16 @@ class Fake(Rule):
             raise params.fail(f"parameter 'kind' is required: one of {', '.join(KINDS)}")
 
     def transform(self, values: pa.Array, ctx: Context) -> pa.Array:
-        encoded = pc.dictionary_encode(values)
-        distinct = encoded.dictionary
-        digest = prf(ctx.keys.derive(self.key_label), distinct)
+        key = ctx.keys.derive(self.key_label)
+        return map_distinct(values, lambda distinct: self._fakes(key, distinct))
+
+    def _fakes(self, key: bytes, distinct: pa.Array) -> pa.Array:
+        digest = prf(key, distinct)
         index = digest[:, :8].copy().view(">u8").ravel() % POOL_SIZE
         choices = pool(self.kind)
         fakes = choices.take(pa.array(index))
-        same = pc.equal(fakes, as_text(distinct)).to_numpy(zero_copy_only=False)
-        if same.any():
-            fakes = choices.take(pa.array(np.where(same, (index + 1) % POOL_SIZE, index)))
-        return fakes.take(encoded.indices)
+        same = pc.fill_null(pc.equal(fakes, as_text(distinct)), False)
+        if pc.any(same).as_py():
+            step = same.to_numpy(zero_copy_only=False)
+            fakes = choices.take(pa.array(np.where(step, (index + 1) % POOL_SIZE, index)))
+        return fakes

@@ -177,3 +177,19 @@ def test_risk_from_class_sizes_equals_risk_report_on_rows(rows: int, qis: list[s
     counts.add(pa.Table.from_pandas(frame[qis], preserve_index=False))
     sizes = class_sizes(counts, qis, rows)
     assert risk_from_sizes(sizes, qis, 3) == risk_report(frame, qis, 3).to_dict()
+
+
+def test_an_arrow_table_goes_through_without_pandas(
+    people: pd.DataFrame, issue_policy: dict, keys: Keyring
+) -> None:
+    policy = {**issue_policy, "k": 2, "l_diversity": {"column": "diagnosis", "l": 2}}
+    from_frame = apply(people, policy, keys)
+    from_table = apply(pa.Table.from_pandas(people, preserve_index=False), policy, keys)
+    assert from_table.table.equals(from_frame.table)
+    assert from_table.report == from_frame.report
+    pd.testing.assert_frame_equal(from_table.frame, from_frame.frame.reset_index(drop=True))
+
+
+def test_other_inputs_are_refused(issue_policy: dict, keys: Keyring) -> None:
+    with pytest.raises(TypeError, match="expected a pandas DataFrame or Arrow table, got list"):
+        apply([], issue_policy, keys)  # type: ignore[arg-type]
