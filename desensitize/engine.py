@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -22,7 +22,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from desensitize.kanon import COUNT, ComboCounts, KPlan, QuasiIdentifier, choose_levels, verify
+from desensitize.kanon import (
+    COUNT,
+    ClassSizes,
+    ComboCounts,
+    KPlan,
+    QuasiIdentifier,
+    choose_levels,
+    verify,
+)
 from desensitize.keys import Keyring, as_keyring
 from desensitize.policy import Policy, as_policy, schema_of
 from desensitize.risk import RiskReport, utility_report
@@ -32,7 +40,7 @@ from desensitize.rules.noise import ROW_BLOCK
 __all__ = ["Desensitized", "Desensitizer", "Report", "apply"]
 
 L_VALUE = "__l_value__"  # the l-diversity attribute, carried beside the quasi-identifiers
-UTILITY_ROWS = 50_000
+UTILITY_ROWS = 10_000
 CHUNK_ROWS = 10 * ROW_BLOCK  # rows `apply` transforms at a time
 
 
@@ -83,11 +91,16 @@ def _kept(data: pa.Table | pa.Array, keep: np.ndarray) -> pa.Table | pa.Array:
     return data if keep.all() else data.filter(keep)
 
 
+def _one_class(rows: int) -> np.ndarray:
+    """Without quasi-identifiers every row is in one class (none in an empty table)."""
+    return np.array([rows] if rows else [], dtype=np.int64)
+
+
 def class_sizes(counts: ComboCounts, qis: list[str], rows: int) -> np.ndarray:
     """Rows per equivalence class over `qis`, from combination counts."""
     merged = counts.table()
     if not qis:
-        return np.array([rows] if rows else [], dtype=np.int64)
+        return _one_class(rows)
     if merged is None:
         return np.zeros(0, dtype=np.int64)
     if counts.names == qis:  # already one row per class
@@ -140,6 +153,15 @@ def measure_utility(
     return utility_report(old, new, columns).to_dict()
 
 
+@dataclass(frozen=True)
+class _Started:
+    """A batch whose columns are being transformed by the workers."""
+
+    table: pa.Table
+    ctx: Context
+    work: dict[str, Future]
+
+
 class Desensitizer:
     """One policy and one keyring applied over the batches of one table (see module doc)."""
 
@@ -161,9 +183,10 @@ class Desensitizer:
         tracked = [*self.qi_names, L_VALUE] if self.l_column else self.qi_names
         self._combos = ComboCounts(tracked)
         self._out = ComboCounts(tracked)
-        self._raw = ComboCounts(self.qi_names)
+        self._raw = ClassSizes(self.qi_names)
         self._fits = {c.name: [] for c in policy.columns if c.rule and c.rule.needs_fit()}
         self._states: dict[str, Any] = {}
+        self._counting: Future | None = None
         self.plan: KPlan | None = None
         self.rows_in = self.rows_out = self.rows_dropped = self.rows_suppressed = 0
 
@@ -183,11 +206,18 @@ class Desensitizer:
         return list(dict.fromkeys([*self.qi_names, *extra, *droppers, *self._fits]))
 
     def count_raw(self, table: pa.Table) -> None:
-        """Count the input's own quasi-identifier combinations (for the risk before).
+        """Count the input's own quasi-identifier combinations (for the risk before), on a
+        worker while the caller goes on; `finish` waits for it.
 
         Callers pass the whole table at once when they hold it, else each batch."""
         if self.qis:
-            self._raw.add(table.select(self.qi_names))
+            if self._counting is not None:  # one batch at a time, and never a backlog
+                self._counting.result()
+            self._counting = self._pool.submit(self._count_raw, table)
+
+    def _count_raw(self, table: pa.Table) -> None:
+        self._raw.add(table.select(self.qi_names))
+        pa.default_memory_pool().release_unused()  # see `_released`
 
     def _drop_mask(self, table: pa.Table) -> np.ndarray:
         drop = np.zeros(table.num_rows, dtype=bool)
@@ -255,12 +285,21 @@ class Desensitizer:
 
     def transform(self, table: pa.Table, offset: int) -> tuple[pa.Table, np.ndarray]:
         """Pass two over a batch: the output rows, and which input rows they are."""
+        return self.complete(self.start(table, offset))
+
+    def start(self, table: pa.Table, offset: int) -> _Started:
+        """Hand a batch's columns to the workers; `complete` collects them. Starting the
+        next batch before completing this one keeps the workers busy in between."""
         ctx = Context(self.keys, row_offset=offset)
         # Keyed rules cost the most: start them first so the workers finish together.
         names = sorted(self.policy.output_columns, key=lambda n: not self._rule(n).keyed)
         work = {n: self._pool.submit(self._released, n, _array(table, n), ctx) for n in names}
-        done = {name: future.result() for name, future in work.items()}
-        outputs = {name: done[name] for name in self.policy.output_columns}
+        return _Started(table, ctx, work)
+
+    def complete(self, started: _Started) -> tuple[pa.Table, np.ndarray]:
+        """The output rows of a started batch, and which of its input rows they are."""
+        table, ctx = started.table, started.ctx
+        outputs = {name: started.work[name].result() for name in self.policy.output_columns}
         drop = self._drop_mask(table)
         keep = ~drop
         if self.plan is not None and self.plan.suppressed.any():
@@ -281,6 +320,8 @@ class Desensitizer:
 
     def finish(self, utility: dict[str, Any] | None) -> Report:
         """Check the output's own classes, then report; raises KAnonymityError on failure."""
+        if self._counting is not None:
+            self._counting.result()
         if self.enforce:
             l_column = L_VALUE if self.l_column else None
             verify(self._out.table(), self.qi_names, k=self.k, l_column=l_column, l=self.l)
@@ -305,7 +346,9 @@ class Desensitizer:
             rows_suppressed=self.rows_suppressed,
             k_anonymity=self.plan.to_dict() if self.plan is not None else None,
             risk_before=risk_from_sizes(
-                class_sizes(self._raw, self.qi_names, self.rows_in), self.qi_names, self.k
+                self._raw.sizes() if self.qis else _one_class(self.rows_in),
+                self.qi_names,
+                self.k,
             ),
             risk_after=risk_from_sizes(
                 class_sizes(self._out, self.qi_names, self.rows_out), self.qi_names, self.k
@@ -342,14 +385,14 @@ def apply(
     else:
         raise TypeError(f"expected a pandas DataFrame or Arrow table, got {type(data).__name__}")
     # Cache-sized pieces run faster than whole columns, and give the stream's exact output.
-    table = table.combine_chunks()
     pieces = [(at, table.slice(at, CHUNK_ROWS)) for at in range(0, table.num_rows, CHUNK_ROWS)]
     with Desensitizer(policy, keys) as engine:
         engine.count_raw(table)
         for offset, piece in pieces:
             engine.survey(piece, offset)
         engine.prepare()
-        done = [engine.transform(piece, offset) for offset, piece in pieces or [(0, table)]]
+        started = [engine.start(piece, offset) for offset, piece in pieces or [(0, table)]]
+        done = [engine.complete(piece) for piece in started]
         out = pa.concat_tables([piece for piece, _ in done])
         kept = np.concatenate([keep for _, keep in done])
         utility = measure_utility(policy, table, out, kept) if table.num_rows else None

@@ -28,7 +28,15 @@ import pyarrow.compute as pc
 from desensitize.errors import DataError, KAnonymityError
 from desensitize.rules.base import Ladder
 
-__all__ = ["ComboCounts", "KPlan", "QuasiIdentifier", "choose_levels", "verify"]
+__all__ = [
+    "ClassSizes",
+    "ComboCounts",
+    "KPlan",
+    "QuasiIdentifier",
+    "StableCodes",
+    "choose_levels",
+    "verify",
+]
 
 COUNT = "__count__"
 
@@ -63,6 +71,11 @@ class ComboCounts:
         if self._pending > self._limit and len(self._parts) > 1:
             self._compact()
 
+    def add_counts(self, counts: pa.Table) -> None:
+        """Add combinations already counted (their rows in column `COUNT`)."""
+        self._parts.append(counts.select([*self.names, COUNT]))
+        self._pending += counts.num_rows
+
     def _compact(self) -> None:
         merged = pa.concat_tables(self._parts, promote_options="permissive")
         merged = merged.group_by(self.names, use_threads=False).aggregate([(COUNT, "sum")])
@@ -81,6 +94,83 @@ class ComboCounts:
         """Rows per distinct combination."""
         merged = self.table()
         return np.zeros(0, np.int64) if merged is None else merged[COUNT].to_numpy()
+
+
+class StableCodes:
+    """Integer codes for one column's values, the same in every batch.
+
+    Counting combinations of small integers instead of raw values (dates, text) keeps
+    the running counts small and cheap to merge, however long the input.
+    """
+
+    def __init__(self) -> None:
+        self.known: pa.Array | None = None
+
+    def __call__(self, values: pa.Array) -> pa.Array:
+        if self.known is None:
+            self.known = pc.unique(values)
+        else:
+            codes = pc.index_in(values, value_set=self.known, skip_nulls=False)
+            if not codes.null_count:
+                return codes
+            fresh = pc.unique(values.filter(pc.is_null(codes)))
+            self.known = pa.concat_arrays([self.known, fresh.cast(self.known.type)])
+        return pc.index_in(values, value_set=self.known, skip_nulls=False)
+
+
+class ClassSizes:
+    """Rows per distinct combination of several columns, when only the sizes matter.
+
+    Each column's values get `StableCodes`; a row's codes are packed into one int64 and
+    the running counts are two sorted numpy arrays, merged batch by batch. Should a
+    column outgrow its share of the 63 bits, counting goes on in a `ComboCounts`.
+    """
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = list(names)
+        self._codes = {name: StableCodes() for name in self.names}
+        self._bits = 63 // max(len(self.names), 1)
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._counts = np.zeros(0, dtype=np.int64)
+        self._overflow: ComboCounts | None = None
+
+    def add(self, table: pa.Table) -> None:
+        codes = {
+            name: self._codes[name](table.column(name).combine_chunks()) for name in self.names
+        }
+        if self._overflow is None and any(
+            len(self._codes[name].known) > 1 << self._bits for name in self.names
+        ):
+            self._overflow = ComboCounts(self.names)
+            self._overflow.add_counts(self._unpacked())
+        if self._overflow is not None:
+            self._overflow.add(pa.table(codes))
+            return
+        key = np.zeros(table.num_rows, dtype=np.int64)
+        for name in self.names:
+            key = (key << self._bits) | codes[name].to_numpy().astype(np.int64)
+        self._merge(*np.unique(key, return_counts=True))
+
+    def _merge(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        at = np.searchsorted(self._keys, keys)
+        found = at < len(self._keys)
+        found[found] = self._keys[at[found]] == keys[found]
+        self._counts[at[found]] += counts[found]
+        self._keys = np.insert(self._keys, at[~found], keys[~found])
+        self._counts = np.insert(self._counts, at[~found], counts[~found])
+
+    def _unpacked(self) -> pa.Table:
+        mask = (1 << self._bits) - 1
+        columns = {}
+        for shift, name in enumerate(reversed(self.names)):
+            columns[name] = (self._keys >> (shift * self._bits)) & mask
+        table = pa.table({name: columns[name] for name in self.names})
+        return table.append_column(COUNT, pa.array(self._counts))
+
+    def sizes(self) -> np.ndarray:
+        if self._overflow is not None:
+            return self._overflow.sizes()
+        return self._counts.copy()
 
 
 def _codes(values: pa.Array) -> tuple[np.ndarray, pa.Array]:

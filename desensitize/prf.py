@@ -31,10 +31,11 @@ _PAD = np.where(np.arange(BLOCK + 1)[:, None] == _LANE, 0x80, 0).astype(np.uint8
 
 
 def _ecb(key: bytes, blocks: np.ndarray) -> np.ndarray:
-    """AES-ECB encrypt a (n, 16) uint8 array in one call."""
+    """AES-ECB encrypt a (n, 16) uint8 array in one call, straight between numpy buffers."""
     encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
-    out = encryptor.update(np.ascontiguousarray(blocks).tobytes()) + encryptor.finalize()
-    return np.frombuffer(out, dtype=np.uint8).reshape(-1, BLOCK)
+    out = np.empty(blocks.size + BLOCK - 1, dtype=np.uint8)  # update_into wants the slack
+    written = encryptor.update_into(np.ascontiguousarray(blocks).data, out.data)
+    return out[:written].reshape(-1, BLOCK)
 
 
 def _double(block: bytes) -> bytes:
@@ -134,7 +135,8 @@ def aes_cmac(key: bytes, messages: pa.Array) -> np.ndarray:
         last &= _KEEP[remaining]
         last |= _PAD[remaining]  # 10* padding of a short block; none for a full one
         last ^= subkey[ending:active]
-        state[:active] = _ecb(key, state[:active] ^ block)
+        block ^= state[:active]
+        state[:active] = _ecb(key, block)
     if order is None:
         return state
     out = np.empty_like(state)

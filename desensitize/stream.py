@@ -121,9 +121,15 @@ def _rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[tuple[int
 
 def _prefetched(items: Iterator[Any], pool: ThreadPoolExecutor) -> Iterator[Any]:
     """The same items, the next one read by `pool` while the caller works on this one."""
-    pending = pool.submit(next, items, None)
+
+    def read() -> Any:
+        item = next(items, None)
+        pa.default_memory_pool().release_unused()  # this thread's freed pages, see engine
+        return item
+
+    pending = pool.submit(read)
     while (item := pending.result()) is not None:
-        pending = pool.submit(next, items, None)
+        pending = pool.submit(read)
         yield item
 
 

@@ -26,40 +26,44 @@ _SEED = 20_240_601
 _MAX_ROUNDS = 20
 
 
+def _drawn(draw: Callable[[], str], times: int) -> list[str]:
+    """Distinct values of one Faker provider, drawn `times` times."""
+    return list(dict.fromkeys(draw() for _ in range(times)))
+
+
+def _combine(rng: np.random.Generator, n: int, *parts: list[str]) -> list[str]:
+    """`n` values, each one random entry of every part, concatenated (numpy does the loop)."""
+    out = np.full(n, "", dtype=object)
+    for part in parts:
+        out = out + np.array(part, dtype=object)[rng.integers(0, len(part), n)]
+    return out.tolist()
+
+
 def _names(fake: Faker, rng: np.random.Generator, n: int) -> list[str]:
-    surnames = list(dict.fromkeys(fake.last_name() for _ in range(600)))
-    given = list(dict.fromkeys(fake.first_name() for _ in range(3000)))
-    return [surnames[i] + given[j] for i, j in _pairs(rng, n, len(surnames), len(given))]
+    return _combine(rng, n, _drawn(fake.last_name, 300), _drawn(fake.first_name, 800))
 
 
 def _addresses(fake: Faker, rng: np.random.Generator, n: int) -> list[str]:
-    places = [f"{fake.province()}{fake.city()}{fake.district()}区" for _ in range(400)]
-    streets = [fake.street_name() for _ in range(400)]
-    pairs = _pairs(rng, n, len(places), len(streets))
-    numbers = rng.integers(1, 400, n).tolist()
-    return [f"{places[i]}{streets[j]}{k}号" for (i, j), k in zip(pairs, numbers, strict=True)]
+    districts = [f"{d}区" for d in _drawn(fake.district, 100)]
+    numbers = [f"{k}号" for k in range(1, 400)]
+    places = (_drawn(fake.province, 100), _drawn(fake.city, 100), districts)
+    return _combine(rng, n, *places, _drawn(fake.street_name, 100), numbers)
 
 
 def _phones(fake: Faker, rng: np.random.Generator, n: int) -> list[str]:
-    return [fake.phone_number() for _ in range(n)]
+    prefixes = _drawn(lambda: fake.phone_number()[:3], 200)
+    four = [f"{k:04d}" for k in range(10_000)]
+    return _combine(rng, n, prefixes, four, four)
 
 
 def _companies(fake: Faker, rng: np.random.Generator, n: int) -> list[str]:
-    cities = [fake.city_name() for _ in range(300)]
-    firms = [fake.company() for _ in range(600)]
-    return [cities[i] + firms[j] for i, j in _pairs(rng, n, len(cities), len(firms))]
+    return _combine(rng, n, _drawn(fake.city_name, 200), _drawn(fake.company, 600))
 
 
 def _emails(fake: Faker, rng: np.random.Generator, n: int) -> list[str]:
-    users = [fake.user_name() for _ in range(2000)]
-    domains = [fake.free_email_domain() for _ in range(50)]
-    pairs = _pairs(rng, n, len(users), len(domains))
-    digits = rng.integers(0, 1000, n).tolist()
-    return [f"{users[i]}{d}@{domains[j]}" for (i, j), d in zip(pairs, digits, strict=True)]
-
-
-def _pairs(rng: np.random.Generator, n: int, a: int, b: int) -> list[tuple[int, int]]:
-    return list(zip(rng.integers(0, a, n).tolist(), rng.integers(0, b, n).tolist(), strict=True))
+    digits = [str(k) for k in range(1000)]
+    domains = _drawn(fake.free_email_domain, 50)
+    return _combine(rng, n, _drawn(fake.user_name, 500), digits, ["@"], domains)
 
 
 _DRAWS: dict[str, Callable[[Faker, np.random.Generator, int], list[str]]] = {
@@ -80,7 +84,7 @@ def pool(kind: str) -> pa.Array:
     rng = np.random.default_rng(_SEED)
     values: dict[str, None] = {}
     for _ in range(_MAX_ROUNDS):
-        values.update(dict.fromkeys(_DRAWS[kind](fake, rng, POOL_SIZE)))
+        values.update(dict.fromkeys(_DRAWS[kind](fake, rng, POOL_SIZE + POOL_SIZE // 4)))
         if len(values) >= POOL_SIZE:
             break
     else:

@@ -193,3 +193,12 @@ def test_an_arrow_table_goes_through_without_pandas(
 def test_other_inputs_are_refused(issue_policy: dict, keys: Keyring) -> None:
     with pytest.raises(TypeError, match="expected a pandas DataFrame or Arrow table, got list"):
         apply([], issue_policy, keys)  # type: ignore[arg-type]
+
+
+def test_risk_before_and_after_match_risk_report(
+    planted: pd.DataFrame, citizen_policy: dict, keys: Keyring
+) -> None:
+    result = apply(planted, citizen_policy, keys)
+    qis = Policy.from_dict(citizen_policy).quasi_identifiers
+    assert result.report.risk_before == risk_report(planted, qis, 5).to_dict()
+    assert result.report.risk_after == risk_report(result.frame, qis, 5).to_dict()

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from desensitize import KAnonymityError, Keyring, apply
-from desensitize.kanon import COUNT, verify
+from desensitize.kanon import COUNT, ClassSizes, verify
 from examples.generate_city_data import generate_citizens
 
 QIS = ["birth_date", "gender", "district"]
@@ -137,3 +137,18 @@ def test_verify_catches_a_class_with_too_few_sensitive_values() -> None:
     counts = pa.table({"q": ["a", "a", "b"], "s": ["x", "y", "x"], COUNT: [5, 5, 9]})
     with pytest.raises(KAnonymityError, match="1 distinct 's' values, fewer than l=2"):
         verify(counts, ["q"], k=5, l_column="s", l=2)
+
+
+@pytest.mark.parametrize("columns", [3, 7])  # seven columns overflow the packed keys
+def test_class_sizes_count_like_a_groupby_across_batches(columns: int) -> None:
+    rng = np.random.default_rng(columns)
+    frame = pd.DataFrame(
+        {f"q{i}": rng.integers(0, 700 if i == 0 else 3, 5_000) for i in range(columns)}
+    )
+    frame["q1"] = frame["q1"].astype(str).where(frame["q1"] > 0)  # text with nulls
+    names = list(frame.columns)
+    sizes = ClassSizes(names)
+    for start in range(0, len(frame), 1_300):
+        sizes.add(pa.Table.from_pandas(frame.iloc[start : start + 1_300], preserve_index=False))
+    expected = frame.groupby(names, dropna=False).size().to_numpy()
+    assert sorted(sizes.sizes()) == sorted(expected)
