@@ -47,7 +47,7 @@ STANDARD_POLICY: dict[str, Any] = {
         "resident_id": {"class": "identifier", "rule": "mask", "preset": "cn_resident_id"},
         "mobile": {"class": "identifier", "rule": "mask", "preset": "cn_mobile"},
         "email": {"class": "identifier", "rule": "mask", "preset": "email"},
-        "birth_date": {"class": "quasi_identifier", "rule": "generalize", "to": "year"},
+        "birth_date": {"class": "quasi_identifier", "rule": "generalize", "to": "day"},
         "gender": {"class": "quasi_identifier", "rule": "keep"},
         "district": {
             "class": "quasi_identifier",

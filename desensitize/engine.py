@@ -24,7 +24,6 @@ import pyarrow as pa
 
 from desensitize.kanon import (
     COUNT,
-    ClassSizes,
     ComboCounts,
     KPlan,
     QuasiIdentifier,
@@ -183,7 +182,7 @@ class Desensitizer:
         tracked = [*self.qi_names, L_VALUE] if self.l_column else self.qi_names
         self._combos = ComboCounts(tracked)
         self._out = ComboCounts(tracked)
-        self._raw = ClassSizes(self.qi_names)
+        self._raw = ComboCounts(self.qi_names)
         self._fits = {c.name: [] for c in policy.columns if c.rule and c.rule.needs_fit()}
         self._states: dict[str, Any] = {}
         self._counting: Future | None = None
@@ -201,7 +200,7 @@ class Desensitizer:
         """The input columns the first pass reads (none if it can be skipped)."""
         if not (self.enforce or self._fits):
             return []
-        droppers = [c.name for c in self.policy.columns if c.rule and c.rule.name == "suppress"]
+        droppers = [c.name for c in self.policy.columns if c.rule and c.rule.drops_rows]
         extra = [self.l_column] if self.l_column else []
         return list(dict.fromkeys([*self.qi_names, *extra, *droppers, *self._fits]))
 
@@ -222,10 +221,9 @@ class Desensitizer:
     def _drop_mask(self, table: pa.Table) -> np.ndarray:
         drop = np.zeros(table.num_rows, dtype=bool)
         for column in self.policy.columns:
-            if column.rule is not None and column.name in table.column_names:
+            if column.rule is not None and column.rule.drops_rows:
                 mask = column.rule.drop_rows(_array(table, column.name))
-                if mask is not None:
-                    drop |= mask.to_numpy(zero_copy_only=False)
+                drop |= mask.to_numpy(zero_copy_only=False)
         return drop
 
     def _l_values(self, table: pa.Table, ctx: Context, outputs: Mapping[str, pa.Array]) -> pa.Array:

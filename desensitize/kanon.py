@@ -29,7 +29,6 @@ from desensitize.errors import DataError, KAnonymityError
 from desensitize.rules.base import Ladder
 
 __all__ = [
-    "ClassSizes",
     "ComboCounts",
     "KPlan",
     "QuasiIdentifier",
@@ -47,12 +46,12 @@ class QuasiIdentifier:
     ladder: Ladder
 
 
-class ComboCounts:
-    """Counts of distinct value combinations, merged batch by batch in bounded memory.
+class _GroupedCounts:
+    """Counts of distinct value combinations by Arrow's group-by, merged batch by batch.
 
     Each batch adds its own counts; once `pending` rows of those accumulate they are
     merged into the running total, so memory stays near the number of distinct
-    combinations plus `pending`, however long the input.
+    combinations plus `pending`. `ComboCounts` falls back on this for wide keys.
     """
 
     def __init__(self, names: Sequence[str], pending: int = 250_000) -> None:
@@ -62,19 +61,15 @@ class ComboCounts:
         self._limit = pending
 
     def add(self, table: pa.Table) -> None:
-        if table.num_rows == 0:
-            return
         part = table.select(self.names).group_by(self.names, use_threads=False)
-        part = part.aggregate([([], "count_all")]).rename_columns([*self.names, COUNT])
-        self._parts.append(part)
-        self._pending += part.num_rows
-        if self._pending > self._limit and len(self._parts) > 1:
-            self._compact()
+        self.add_counts(part.aggregate([([], "count_all")]).rename_columns([*self.names, COUNT]))
 
     def add_counts(self, counts: pa.Table) -> None:
         """Add combinations already counted (their rows in column `COUNT`)."""
         self._parts.append(counts.select([*self.names, COUNT]))
         self._pending += counts.num_rows
+        if self._pending > self._limit and len(self._parts) > 1:
+            self._compact()
 
     def _compact(self) -> None:
         merged = pa.concat_tables(self._parts, promote_options="permissive")
@@ -82,48 +77,38 @@ class ComboCounts:
         self._parts = [merged.rename_columns([*self.names, COUNT])]
         self._pending = 0
 
-    def table(self) -> pa.Table | None:
-        """The merged counts (column `COUNT` holds the rows), or None if nothing was added."""
-        if not self._parts:
-            return None
+    def table(self) -> pa.Table:
         if len(self._parts) > 1:
             self._compact()
         return self._parts[0]
 
-    def sizes(self) -> np.ndarray:
-        """Rows per distinct combination."""
-        merged = self.table()
-        return np.zeros(0, np.int64) if merged is None else merged[COUNT].to_numpy()
-
 
 class StableCodes:
-    """Integer codes for one column's values, the same in every batch.
-
-    Counting combinations of small integers instead of raw values (dates, text) keeps
-    the running counts small and cheap to merge, however long the input.
-    """
+    """Integer codes for one column's values, the same in every batch."""
 
     def __init__(self) -> None:
         self.known: pa.Array | None = None
 
-    def __call__(self, values: pa.Array) -> pa.Array:
+    def __call__(self, values: pa.Array) -> np.ndarray:
         if self.known is None:
             self.known = pc.unique(values)
         else:
             codes = pc.index_in(values, value_set=self.known, skip_nulls=False)
             if not codes.null_count:
-                return codes
+                return codes.to_numpy().astype(np.int64)
             fresh = pc.unique(values.filter(pc.is_null(codes)))
             self.known = pa.concat_arrays([self.known, fresh.cast(self.known.type)])
-        return pc.index_in(values, value_set=self.known, skip_nulls=False)
+        codes = pc.index_in(values, value_set=self.known, skip_nulls=False)
+        return codes.to_numpy().astype(np.int64)
 
 
-class ClassSizes:
-    """Rows per distinct combination of several columns, when only the sizes matter.
+class ComboCounts:
+    """Rows per distinct combination of values, merged batch by batch in bounded memory.
 
-    Each column's values get `StableCodes`; a row's codes are packed into one int64 and
-    the running counts are two sorted numpy arrays, merged batch by batch. Should a
-    column outgrow its share of the 63 bits, counting goes on in a `ComboCounts`.
+    Values get `StableCodes`, a row's codes are packed into one int64, and the running
+    counts are two sorted numpy arrays: memory stays near the number of distinct
+    combinations however long the input, and nothing is hashed twice. Should a column
+    outgrow its share of the 63 bits, counting goes on by group-by over the codes.
     """
 
     def __init__(self, names: Sequence[str]) -> None:
@@ -132,23 +117,22 @@ class ClassSizes:
         self._bits = 63 // max(len(self.names), 1)
         self._keys = np.zeros(0, dtype=np.int64)
         self._counts = np.zeros(0, dtype=np.int64)
-        self._overflow: ComboCounts | None = None
+        self._overflow: _GroupedCounts | None = None
 
     def add(self, table: pa.Table) -> None:
-        codes = {
-            name: self._codes[name](table.column(name).combine_chunks()) for name in self.names
-        }
-        if self._overflow is None and any(
-            len(self._codes[name].known) > 1 << self._bits for name in self.names
-        ):
-            self._overflow = ComboCounts(self.names)
+        if table.num_rows == 0:
+            return
+        codes = {n: self._codes[n](table.column(n).combine_chunks()) for n in self.names}
+        wide = any(len(self._codes[n].known) > 1 << self._bits for n in self.names)
+        if wide and self._overflow is None:
+            self._overflow = _GroupedCounts(self.names)
             self._overflow.add_counts(self._unpacked())
         if self._overflow is not None:
             self._overflow.add(pa.table(codes))
             return
         key = np.zeros(table.num_rows, dtype=np.int64)
         for name in self.names:
-            key = (key << self._bits) | codes[name].to_numpy().astype(np.int64)
+            key = (key << self._bits) | codes[name]
         self._merge(*np.unique(key, return_counts=True))
 
     def _merge(self, keys: np.ndarray, counts: np.ndarray) -> None:
@@ -160,16 +144,30 @@ class ClassSizes:
         self._counts = np.insert(self._counts, at[~found], counts[~found])
 
     def _unpacked(self) -> pa.Table:
+        """The running counts as a table of codes."""
         mask = (1 << self._bits) - 1
-        columns = {}
-        for shift, name in enumerate(reversed(self.names)):
-            columns[name] = (self._keys >> (shift * self._bits)) & mask
-        table = pa.table({name: columns[name] for name in self.names})
-        return table.append_column(COUNT, pa.array(self._counts))
+        width = len(self.names)
+        codes = {
+            n: (self._keys >> ((width - 1 - i) * self._bits)) & mask
+            for i, n in enumerate(self.names)
+        }
+        return pa.table({**codes, COUNT: self._counts})
+
+    def table(self) -> pa.Table | None:
+        """The counts with the values themselves (column `COUNT` holds the rows), or None
+        if nothing was added."""
+        if self._overflow is None and not len(self._keys):
+            return None
+        coded = self._overflow.table() if self._overflow is not None else self._unpacked()
+        values = {
+            n: self._codes[n].known.take(coded.column(n).combine_chunks()) for n in self.names
+        }
+        return pa.table({**values, COUNT: coded.column(COUNT)})
 
     def sizes(self) -> np.ndarray:
+        """Rows per distinct combination."""
         if self._overflow is not None:
-            return self._overflow.sizes()
+            return self._overflow.table()[COUNT].to_numpy()
         return self._counts.copy()
 
 

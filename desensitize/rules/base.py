@@ -221,6 +221,11 @@ class Rule(ABC):
     def fit(self, values: pa.Array) -> Any:  # pragma: no cover - only for rules that fit
         raise NotImplementedError
 
+    @property
+    def drops_rows(self) -> bool:
+        """True if `drop_rows` may remove rows from the output."""
+        return False
+
     def drop_rows(self, values: pa.Array) -> pa.Array | None:
         """A boolean mask of rows this rule removes from the output, or None."""
         return None
@@ -261,7 +266,10 @@ def map_distinct(values: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Arr
 
 
 def _rarely_repeats(sample: pa.Array) -> bool:
-    return len(pc.unique(sample)) > 0.9 * len(sample)
+    # Values seen once in the sample estimate how many rows factorizing would save: even
+    # 23,000 dates over 4,096 rows leave 16% repeats, where distinct IDs leave none.
+    counts = pc.value_counts(sample).field("counts")
+    return pc.sum(pc.equal(counts, 1)).as_py() > 0.97 * len(sample)
 
 
 def fixed_width_text(chars: np.ndarray) -> pa.Array:

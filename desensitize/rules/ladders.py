@@ -35,6 +35,10 @@ def _number_text(values: np.ndarray) -> pa.Array:
     return pc.cast(pa.array(np.round(values, 10)), pa.string())
 
 
+def _padded(numbers: pa.Array, width: int) -> pa.Array:
+    return pc.utf8_lpad(pc.cast(numbers, pa.string()), width, "0")
+
+
 def _join(*parts: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
@@ -82,7 +86,6 @@ class TimeTruncation(Ladder):
     """Dates and times as text truncated to hour, day, month, year or decade."""
 
     UNITS = ("hour", "day", "month", "year", "decade")
-    _FORMATS = {"hour": "%Y-%m-%d %H", "day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
     _WIDTHS = {"hour": 13, "day": 10, "month": 7, "year": 4}
 
     def __init__(self, to: str, column: str) -> None:
@@ -92,10 +95,19 @@ class TimeTruncation(Ladder):
     def base(self, values: pa.Array, ctx: Context) -> pa.Array:
         stamps = self._timestamps(values)
         if self.to in ("year", "decade"):  # straight from the year field, no formatting
-            years = pc.utf8_lpad(pc.cast(pc.year(stamps), pa.string()), 4, "0")
+            years = _padded(pc.year(stamps), 4)
             return years if self.to == "year" else self._decade(years)
         floored = pc.floor_temporal(stamps, unit=self.to)
-        return map_distinct(floored, lambda distinct: pc.strftime(distinct, self._FORMATS[self.to]))
+        return map_distinct(floored, self._format)
+
+    def _format(self, stamps: pa.Array) -> pa.Array:
+        """'YYYY-MM-DD HH' cut to the unit, from the date fields (strftime is slower)."""
+        parts = [_padded(pc.year(stamps), 4)]
+        for field, separator in (("month", "-"), ("day", "-"), ("hour", " ")):
+            if self.UNITS.index(field) < self.UNITS.index(self.to):
+                break
+            parts += [separator, _padded(getattr(pc, field)(stamps), 2)]
+        return _join(*parts)
 
     def _timestamps(self, values: pa.Array) -> pa.Array:
         if pa.types.is_timestamp(values.type):

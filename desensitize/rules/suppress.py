@@ -50,6 +50,10 @@ class Suppress(Rule):
             hit = pc.is_in(as_text(values), value_set=pa.array([str(v) for v in self.values]))
         return pc.fill_null(hit, False)
 
+    @property
+    def drops_rows(self) -> bool:
+        return self.drop
+
     def drop_rows(self, values: pa.Array) -> pa.Array | None:
         return self._matches(values) if self.drop else None
 

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from desensitize import KAnonymityError, Keyring, apply
-from desensitize.kanon import COUNT, ClassSizes, verify
+from desensitize.kanon import COUNT, ComboCounts, verify
 from examples.generate_city_data import generate_citizens
 
 QIS = ["birth_date", "gender", "district"]
@@ -140,15 +140,19 @@ def test_verify_catches_a_class_with_too_few_sensitive_values() -> None:
 
 
 @pytest.mark.parametrize("columns", [3, 7])  # seven columns overflow the packed keys
-def test_class_sizes_count_like_a_groupby_across_batches(columns: int) -> None:
+def test_combination_counts_are_those_of_a_groupby_across_batches(columns: int) -> None:
     rng = np.random.default_rng(columns)
     frame = pd.DataFrame(
         {f"q{i}": rng.integers(0, 700 if i == 0 else 3, 5_000) for i in range(columns)}
     )
     frame["q1"] = frame["q1"].astype(str).where(frame["q1"] > 0)  # text with nulls
     names = list(frame.columns)
-    sizes = ClassSizes(names)
+    sizes = ComboCounts(names)
     for start in range(0, len(frame), 1_300):
         sizes.add(pa.Table.from_pandas(frame.iloc[start : start + 1_300], preserve_index=False))
-    expected = frame.groupby(names, dropna=False).size().to_numpy()
+    expected = frame.groupby(names, dropna=False).size()
     assert sorted(sizes.sizes()) == sorted(expected)
+    rows = sizes.table().to_pylist()
+    counted = {tuple(row[n] for n in names): row[COUNT] for row in rows}
+    grouped = expected.reset_index().astype(object).where(expected.reset_index().notna(), None)
+    assert counted == {tuple(row[:-1]): row[-1] for row in grouped.itertuples(index=False)}
