@@ -154,10 +154,14 @@ def measure_utility(
 
 @dataclass(frozen=True)
 class _Started:
-    """A batch whose columns are being transformed by the workers."""
+    """A batch whose kept rows are known and whose other columns the workers transform."""
 
     table: pa.Table
     ctx: Context
+    keep: np.ndarray
+    dropped: int  # rows removed by rules
+    suppressed: int  # rows removed for k-anonymity or l-diversity
+    qi_outputs: dict[str, pa.Array]
     work: dict[str, Future]
 
 
@@ -226,13 +230,17 @@ class Desensitizer:
                 drop |= mask.to_numpy(zero_copy_only=False)
         return drop
 
-    def _l_values(self, table: pa.Table, ctx: Context, outputs: Mapping[str, pa.Array]) -> pa.Array:
-        """The l-diversity attribute as released (its rule's output), else its raw values."""
+    def _l_values(self, started: _Started, outputs: Mapping[str, pa.Array]) -> pa.Array:
+        """The l-diversity attribute of the kept rows as released, else its raw values."""
         if self.l_column in outputs:
             return outputs[self.l_column]
+        return _kept(_array(started.table, self.l_column), started.keep)
+
+    def _l_base(self, table: pa.Table, ctx: Context) -> pa.Array:
+        """The l-diversity attribute of every row, as it will be released (first pass)."""
         values = _array(table, self.l_column)
         if self.l_column in self.policy.output_columns:
-            return self.policy.column(self.l_column).rule.transform(values, ctx)
+            return self._rule(self.l_column).transform(values, ctx)
         return values
 
     def survey(self, table: pa.Table, offset: int) -> None:
@@ -244,7 +252,7 @@ class Desensitizer:
         if self.enforce:
             bases = {qi.name: qi.ladder.base(_array(table, qi.name), ctx) for qi in self.qis}
             if self.l_column:
-                bases[L_VALUE] = self._l_values(table, ctx, {})
+                bases[L_VALUE] = self._l_base(table, ctx)
             self._combos.add(_kept(pa.table(bases), keep))
         for name, parts in self._fits.items():
             parts.append(_kept(_array(table, name), keep))
@@ -275,8 +283,8 @@ class Desensitizer:
             return ladder.at(ladder.base(values, ctx), self.plan.levels[name])
         return rule.transform(values, dataclasses.replace(ctx, state=self._states.get(name)))
 
-    def _released(self, name: str, values: pa.Array, ctx: Context) -> pa.Array:
-        out = self._output(name, values, ctx)
+    def _released(self, name: str, values: pa.Array, ctx: Context, keep: np.ndarray) -> pa.Array:
+        out = _kept(self._output(name, values, ctx), keep)
         # Arrow's allocator keeps each thread's freed pages; hand them back to the system.
         pa.default_memory_pool().release_unused()
         return out
@@ -286,35 +294,40 @@ class Desensitizer:
         return self.complete(self.start(table, offset))
 
     def start(self, table: pa.Table, offset: int) -> _Started:
-        """Hand a batch's columns to the workers; `complete` collects them. Starting the
-        next batch before completing this one keeps the workers busy in between."""
+        """Decide which rows stay, then hand the other columns to the workers; `complete`
+        collects them. Starting the next batch before completing this one keeps the
+        workers busy in between."""
         ctx = Context(self.keys, row_offset=offset)
+        drop = self._drop_mask(table)
+        keep = ~drop
+        qi_outputs = {n: _kept(self._output(n, _array(table, n), ctx), keep) for n in self.qi_names}
+        suppressed = 0
+        if self.plan is not None and self.plan.suppressed.any():
+            dropped = self.plan.suppress_mask(qi_outputs)
+            keep[keep] = ~dropped
+            qi_outputs = {name: out.filter(~dropped) for name, out in qi_outputs.items()}
+            suppressed = int(dropped.sum())
         # Keyed rules cost the most: start them first so the workers finish together.
-        names = sorted(self.policy.output_columns, key=lambda n: not self._rule(n).keyed)
-        work = {n: self._pool.submit(self._released, n, _array(table, n), ctx) for n in names}
-        return _Started(table, ctx, work)
+        rest = [n for n in self.policy.output_columns if n not in qi_outputs]
+        rest.sort(key=lambda n: not self._rule(n).keyed)
+        work = {n: self._pool.submit(self._released, n, _array(table, n), ctx, keep) for n in rest}
+        return _Started(table, ctx, keep, int(drop.sum()), suppressed, qi_outputs, work)
 
     def complete(self, started: _Started) -> tuple[pa.Table, np.ndarray]:
         """The output rows of a started batch, and which of its input rows they are."""
-        table, ctx = started.table, started.ctx
-        outputs = {name: started.work[name].result() for name in self.policy.output_columns}
-        drop = self._drop_mask(table)
-        keep = ~drop
-        if self.plan is not None and self.plan.suppressed.any():
-            kept_outputs = {name: _kept(outputs[name], keep) for name in self.qi_names}
-            suppressed = self.plan.suppress_mask(kept_outputs)
-            keep[keep] = ~suppressed
-            self.rows_suppressed += int(suppressed.sum())
+        done = {name: future.result() for name, future in started.work.items()}
+        outputs = {n: started.qi_outputs.get(n, done.get(n)) for n in self.policy.output_columns}
         tracked = {name: outputs[name] for name in self.qi_names}
         if self.l_column:
-            tracked[L_VALUE] = self._l_values(table, ctx, outputs)
+            tracked[L_VALUE] = self._l_values(started, outputs)
         if tracked:
-            self._out.add(_kept(pa.table(tracked), keep))
-        out = _kept(pa.table(outputs), keep)
-        self.rows_in += table.num_rows
-        self.rows_dropped += int(drop.sum())
+            self._out.add(pa.table(tracked))
+        out = pa.table(outputs)
+        self.rows_in += started.table.num_rows
+        self.rows_dropped += started.dropped
+        self.rows_suppressed += started.suppressed
         self.rows_out += out.num_rows
-        return out, keep
+        return out, started.keep
 
     def finish(self, utility: dict[str, Any] | None) -> Report:
         """Check the output's own classes, then report; raises KAnonymityError on failure."""

@@ -184,6 +184,8 @@ class ClassEncoder:
     combinations seen when fitting, so keys never overflow however many columns.
     """
 
+    DENSE = 1 << 20  # up to this many code combinations, a direct lookup table
+
     def __init__(self, codes: Sequence[np.ndarray], cards: Sequence[int]) -> None:
         self.cards = list(cards)
         self.stages: list[np.ndarray] = []
@@ -193,8 +195,25 @@ class ClassEncoder:
             self.stages.append(valid)
         self.ids = key
         self.classes = len(self.stages[-1]) if self.stages else self.cards[0]
+        self._fitted = codes
+        self._dense: np.ndarray | None = None
+
+    def _radix(self, codes: Sequence[np.ndarray]) -> np.ndarray:
+        key = np.zeros(len(codes[0]), dtype=np.int64)
+        for code, card in zip(codes, self.cards, strict=True):
+            key = key * card + code
+        return key
 
     def encode(self, codes: Sequence[np.ndarray]) -> np.ndarray:
+        combinations = np.prod(np.array(self.cards, dtype=np.float64))
+        if self._dense is None and combinations <= self.DENSE:  # built on first use
+            self._dense = np.full(int(combinations), -1, dtype=np.int64)
+            self._dense[self._radix(self._fitted)] = self.ids
+        if self._dense is not None:
+            ids = self._dense[self._radix(codes)]
+            if len(ids) and ids.min() < 0:
+                raise DataError("the input changed between the two passes over it")
+            return ids
         key = codes[0]
         for code, card, valid in zip(codes[1:], self.cards[1:], self.stages, strict=True):
             raw = key * card + code

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from desensitize import KAnonymityError, Keyring, apply
-from desensitize.kanon import COUNT, ComboCounts, verify
+from desensitize.kanon import COUNT, ClassEncoder, ComboCounts, verify
 from examples.generate_city_data import generate_citizens
 
 QIS = ["birth_date", "gender", "district"]
@@ -156,3 +156,15 @@ def test_combination_counts_are_those_of_a_groupby_across_batches(columns: int) 
     counted = {tuple(row[n] for n in names): row[COUNT] for row in rows}
     grouped = expected.reset_index().astype(object).where(expected.reset_index().notna(), None)
     assert counted == {tuple(row[:-1]): row[-1] for row in grouped.itertuples(index=False)}
+
+
+def test_class_lookup_by_table_and_by_search_agree(
+    citizens: pd.DataFrame, citizen_policy: dict, keys: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = {**citizen_policy, "columns": {**citizen_policy["columns"]}}
+    policy["columns"]["birth_date"] = {**policy["columns"]["birth_date"], "to": "day"}
+    by_table = apply(citizens, policy, keys)
+    monkeypatch.setattr(ClassEncoder, "DENSE", 0)
+    by_search = apply(citizens, policy, keys)
+    assert by_table.report.rows_suppressed > 0
+    pd.testing.assert_frame_equal(by_table.frame, by_search.frame)
