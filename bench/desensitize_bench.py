@@ -194,7 +194,13 @@ def phase_naive(csv: Path, out: Path, sample: int) -> dict[str, Any]:
         }
 
     ladders = {  # Datafly: raise the quasi-identifier with the most distinct values
-        "birth_date": [lambda d: str(d.year), lambda d: f"{d.year // 10 * 10}s", lambda d: "*"],
+        "birth_date": [
+            lambda d: d.isoformat(),
+            lambda d: d.isoformat()[:7],
+            lambda d: str(d.year),
+            lambda d: f"{d.year // 10 * 10}s",
+            lambda d: "*",
+        ],
         "district": [lambda v: v, lambda v: zones.get(v, "*"), lambda v: "深圳市", lambda v: "*"],
         "gender": [lambda v: v, lambda v: "*"],
     }

@@ -283,8 +283,8 @@ class Desensitizer:
             return ladder.at(ladder.base(values, ctx), self.plan.levels[name])
         return rule.transform(values, dataclasses.replace(ctx, state=self._states.get(name)))
 
-    def _released(self, name: str, values: pa.Array, ctx: Context, keep: np.ndarray) -> pa.Array:
-        out = _kept(self._output(name, values, ctx), keep)
+    def _released(self, name: str, table: pa.Table, ctx: Context, keep: np.ndarray) -> pa.Array:
+        out = _kept(self._output(name, _array(table, name), ctx), keep)
         # Arrow's allocator keeps each thread's freed pages; hand them back to the system.
         pa.default_memory_pool().release_unused()
         return out
@@ -310,7 +310,7 @@ class Desensitizer:
         # Keyed rules cost the most: start them first so the workers finish together.
         rest = [n for n in self.policy.output_columns if n not in qi_outputs]
         rest.sort(key=lambda n: not self._rule(n).keyed)
-        work = {n: self._pool.submit(self._released, n, _array(table, n), ctx, keep) for n in rest}
+        work = {n: self._pool.submit(self._released, n, table, ctx, keep) for n in rest}
         return _Started(table, ctx, keep, int(drop.sum()), suppressed, qi_outputs, work)
 
     def complete(self, started: _Started) -> tuple[pa.Table, np.ndarray]:
