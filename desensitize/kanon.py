@@ -90,14 +90,15 @@ class StableCodes:
         self.known: pa.Array | None = None
 
     def __call__(self, values: pa.Array) -> np.ndarray:
-        if self.known is None:
-            self.known = pc.unique(values)
-        else:
-            codes = pc.index_in(values, value_set=self.known, skip_nulls=False)
-            if not codes.null_count:
-                return codes.to_numpy().astype(np.int64)
-            fresh = pc.unique(values.filter(pc.is_null(codes)))
-            self.known = pa.concat_arrays([self.known, fresh.cast(self.known.type)])
+        if self.known is None:  # one hash pass gives the values and their codes
+            encoded = pc.dictionary_encode(values, null_encoding="encode")
+            self.known = encoded.dictionary
+            return encoded.indices.to_numpy().astype(np.int64)
+        codes = pc.index_in(values, value_set=self.known, skip_nulls=False)
+        if not codes.null_count:
+            return codes.to_numpy().astype(np.int64)
+        fresh = pc.unique(values.filter(pc.is_null(codes)))
+        self.known = pa.concat_arrays([self.known, fresh.cast(self.known.type)])
         codes = pc.index_in(values, value_set=self.known, skip_nulls=False)
         return codes.to_numpy().astype(np.int64)
 

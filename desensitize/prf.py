@@ -123,9 +123,14 @@ def aes_cmac(key: bytes, messages: pa.Array) -> np.ndarray:
         rank = longest - nblocks
         order = np.argsort(rank.astype(np.uint16) if longest < 2**16 else rank, kind="stable")
         starts, lengths, nblocks = starts[order], lengths[order], nblocks[order]
-    subkeys = np.stack(_subkeys(key)[::-1])  # row 0: K2 (padded last block), row 1: K1
-    subkey = subkeys[((lengths > 0) & (lengths % BLOCK == 0)).view(np.uint8)]
-    state = np.zeros((n, BLOCK), dtype=np.uint8)
+    # A last block of r bytes keeps them (_KEEP[r]) and is XORed with finish[r]: the
+    # 10* padding and K2 when short (r < 16, or an empty message), K1 when full.
+    k1, k2 = _subkeys(key)
+    finish = _PAD ^ k2
+    finish[BLOCK] = k1
+    cipher = Cipher(algorithms.AES(key), modes.ECB())
+    flat = np.zeros(n * BLOCK + BLOCK, dtype=np.uint8)  # update_into wants slack at the end
+    state = flat[: n * BLOCK].reshape(n, BLOCK)
     for j in range(longest):
         active = int(np.searchsorted(-nblocks, -j, side="left"))
         ending = int(np.searchsorted(-nblocks, -(j + 1), side="left"))
@@ -133,10 +138,9 @@ def aes_cmac(key: bytes, messages: pa.Array) -> np.ndarray:
         last = block[ending:]
         remaining = lengths[ending:active] - j * BLOCK
         last &= _KEEP[remaining]
-        last |= _PAD[remaining]  # 10* padding of a short block; none for a full one
-        last ^= subkey[ending:active]
+        last ^= finish[remaining]
         block ^= state[:active]
-        state[:active] = _ecb(key, block)
+        cipher.encryptor().update_into(block.data, flat[: active * BLOCK + BLOCK - 1].data)
     if order is None:
         return state
     out = np.empty_like(state)

@@ -83,31 +83,27 @@ class NumericBins(Ladder):
 
 
 class TimeTruncation(Ladder):
-    """Dates and times as text truncated to hour, day, month, year or decade."""
+    """Dates and times as text truncated to hour, day, month, year or decade.
+
+    The base is the timestamp floored to the policy's unit, a number: counting and
+    searching never format text, and only the chosen level's distinct values are.
+    """
 
     UNITS = ("hour", "day", "month", "year", "decade")
-    _WIDTHS = {"hour": 13, "day": 10, "month": 7, "year": 4}
 
     def __init__(self, to: str, column: str) -> None:
         self.to, self.column = to, column
         self.labels = (*self.UNITS[self.UNITS.index(to) :], STAR)
 
     def base(self, values: pa.Array, ctx: Context) -> pa.Array:
-        stamps = self._timestamps(values)
-        if self.to in ("year", "decade"):  # straight from the year field, no formatting
-            years = _padded(pc.year(stamps), 4)
-            return years if self.to == "year" else self._decade(years)
-        floored = pc.floor_temporal(stamps, unit=self.to)
-        return map_distinct(floored, self._format)
+        return pc.floor_temporal(self._timestamps(values), unit=_floor_unit(self.to))
 
-    def _format(self, stamps: pa.Array) -> pa.Array:
-        """'YYYY-MM-DD HH' cut to the unit, from the date fields (strftime is slower)."""
-        parts = [_padded(pc.year(stamps), 4)]
-        for field, separator in (("month", "-"), ("day", "-"), ("hour", " ")):
-            if self.UNITS.index(field) < self.UNITS.index(self.to):
-                break
-            parts += [separator, _padded(getattr(pc, field)(stamps), 2)]
-        return _join(*parts)
+    def at(self, base: pa.Array, level: int) -> pa.Array:
+        unit = self.labels[level]
+        if unit == STAR:
+            return stars(len(base))
+        floored = pc.floor_temporal(base, unit=_floor_unit(unit))
+        return map_distinct(floored, lambda distinct: _label(distinct, unit))
 
     def _timestamps(self, values: pa.Array) -> pa.Array:
         if pa.types.is_timestamp(values.type):
@@ -117,19 +113,22 @@ class TimeTruncation(Ladder):
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise DataError(f"column {self.column!r}: values are not dates or times") from exc
 
-    @staticmethod
-    def _decade(years: pa.Array) -> pa.Array:
-        return _join(pc.utf8_slice_codeunits(years, 0, 3), "0s")
 
-    def at(self, base: pa.Array, level: int) -> pa.Array:
-        unit = self.labels[level]
-        if unit == STAR:
-            return stars(len(base))
-        if unit == self.to:
-            return base
-        if unit == "decade":
-            return self._decade(base)
-        return pc.utf8_slice_codeunits(base, 0, self._WIDTHS[unit])
+def _floor_unit(unit: str) -> str:
+    return "year" if unit == "decade" else unit
+
+
+def _label(stamps: pa.Array, unit: str) -> pa.Array:
+    """'YYYY-MM-DD HH' cut to the unit, or 'YYY0s' for a decade, from the date fields."""
+    year = _padded(pc.year(stamps), 4)
+    if unit == "decade":
+        return _join(pc.utf8_slice_codeunits(year, 0, 3), "0s")
+    parts = [year]
+    for field, separator in (("month", "-"), ("day", "-"), ("hour", " ")):
+        if TimeTruncation.UNITS.index(field) < TimeTruncation.UNITS.index(unit):
+            break
+        parts += [separator, _padded(getattr(pc, field)(stamps), 2)]
+    return _join(*parts)
 
 
 class Prefix(Ladder):
