@@ -275,6 +275,6 @@ def _rarely_repeats(sample: pa.Array) -> bool:
 def fixed_width_text(chars: np.ndarray) -> pa.Array:
     """An Arrow string array from an (n, width) uint8 matrix of ASCII codes, without copies."""
     rows, width = chars.shape
-    offsets = pa.py_buffer((np.arange(rows + 1, dtype=np.int32) * width).tobytes())
-    data = pa.py_buffer(np.ascontiguousarray(chars).tobytes())
+    offsets = pa.py_buffer(np.arange(rows + 1, dtype=np.int32) * width)
+    data = pa.py_buffer(np.ascontiguousarray(chars))  # the array's own memory, no copy
     return pa.Array.from_buffers(pa.string(), rows, [None, offsets, data])

@@ -58,7 +58,9 @@ class Token(Rule):
         return map_distinct(values, lambda distinct: self._tokens(key, distinct))
 
     def _tokens(self, key: bytes, distinct: pa.Array) -> pa.Array:
-        chars = encode_digest(prf(key, distinct, self.algorithm), self.alphabet, self.length)
         prefix = np.frombuffer(self.prefix.encode(), dtype=np.uint8)
-        chars = np.hstack([np.broadcast_to(prefix, (len(distinct), len(prefix))), chars])
+        chars = np.empty((len(distinct), len(prefix) + self.length), dtype=np.uint8)
+        chars[:, : len(prefix)] = prefix
+        digest = prf(key, distinct, self.algorithm)
+        chars[:, len(prefix) :] = encode_digest(digest, self.alphabet, self.length)
         return fixed_width_text(chars)
