@@ -200,10 +200,10 @@ def phase_naive(csv: Path, out: Path, sample: int) -> dict[str, Any]:
             lambda d: d.isoformat()[:7],
             lambda d: str(d.year),
             lambda d: f"{d.year // 10 * 10}s",
-            lambda d: "*",
+            lambda _: "*",
         ],
-        "district": [lambda v: v, lambda v: zones.get(v, "*"), lambda v: "深圳市", lambda v: "*"],
-        "gender": [lambda v: v, lambda v: "*"],
+        "district": [lambda v: v, lambda v: zones.get(v, "*"), lambda _: "深圳市", lambda _: "*"],
+        "gender": [lambda v: v, lambda _: "*"],
     }
 
     def datafly(rows: list[dict[str, Any]]) -> tuple[list[tuple], Counter]:

@@ -2,10 +2,11 @@
 
 Pass one (`survey`) counts the combinations of level-0 quasi-identifier values
 and fits what needs the whole column (quantile bounds); `prepare` then chooses
-k-anonymity levels. Pass two (`transform`) runs every rule over a batch, drops
-rows of suppressed classes and counts the output's own classes, which `finish`
-checks. In memory the whole table is a single batch; the streaming engine feeds
-the same methods batch by batch, so both give identical output.
+k-anonymity levels. Pass two (`transform`) decides which rows of a batch stay,
+runs every rule over the batch's columns on worker threads, and counts the
+output's own classes, which `finish` checks. `apply` feeds pieces of an in-memory
+table, `apply_stream` batches of a file; the noise rule's blocks line up with
+both, so the two give identical output.
 """
 
 from __future__ import annotations
@@ -97,9 +98,9 @@ def _one_class(rows: int) -> np.ndarray:
 
 def class_sizes(counts: ComboCounts, qis: list[str], rows: int) -> np.ndarray:
     """Rows per equivalence class over `qis`, from combination counts."""
-    merged = counts.table()
     if not qis:
         return _one_class(rows)
+    merged = counts.table()
     if merged is None:
         return np.zeros(0, dtype=np.int64)
     if counts.names == qis:  # already one row per class
@@ -220,7 +221,7 @@ class Desensitizer:
 
     def _count_raw(self, table: pa.Table) -> None:
         self._raw.add(table.select(self.qi_names))
-        pa.default_memory_pool().release_unused()  # see `_released`
+        pa.default_memory_pool().release_unused()  # see `_column_output`
 
     def _drop_mask(self, table: pa.Table) -> np.ndarray:
         drop = np.zeros(table.num_rows, dtype=bool)
@@ -283,7 +284,10 @@ class Desensitizer:
             return ladder.at(ladder.base(values, ctx), self.plan.levels[name])
         return rule.transform(values, dataclasses.replace(ctx, state=self._states.get(name)))
 
-    def _released(self, name: str, table: pa.Table, ctx: Context, keep: np.ndarray) -> pa.Array:
+    def _column_output(
+        self, name: str, table: pa.Table, ctx: Context, keep: np.ndarray
+    ) -> pa.Array:
+        """One output column of the kept rows (runs on a worker)."""
         out = _kept(self._output(name, _array(table, name), ctx), keep)
         # Arrow's allocator keeps each thread's freed pages; hand them back to the system.
         pa.default_memory_pool().release_unused()
@@ -310,7 +314,7 @@ class Desensitizer:
         # Keyed rules cost the most: start them first so the workers finish together.
         rest = [n for n in self.policy.output_columns if n not in qi_outputs]
         rest.sort(key=lambda n: not self._rule(n).keyed)
-        work = {n: self._pool.submit(self._released, n, table, ctx, keep) for n in rest}
+        work = {n: self._pool.submit(self._column_output, n, table, ctx, keep) for n in rest}
         return _Started(table, ctx, keep, int(drop.sum()), suppressed, qi_outputs, work)
 
     def complete(self, started: _Started) -> tuple[pa.Table, np.ndarray]:

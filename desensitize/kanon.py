@@ -286,12 +286,8 @@ class KPlan:
 
     def to_dict(self) -> dict[str, Any]:
         levels = {
-            name: {
-                "level": level,
-                "generalization": self.labels[name],
-                "height": self.heights[name],
-            }
-            for name, level in self.levels.items()
+            name: {"level": at, "generalization": self.labels[name], "height": self.heights[name]}
+            for name, at in self.levels.items()
         }
         return {
             "k": self.k,
@@ -429,11 +425,13 @@ def verify(
     smallest = pc.min(classes[f"{COUNT}_sum"]).as_py()
     if smallest < k:
         raise KAnonymityError(
-            f"output check failed: a class over {', '.join(qis)} has {smallest} rows, fewer than k={k}"
+            f"output check failed: a class over {', '.join(qis)} has {smallest} rows, "
+            f"fewer than k={k}"
         )
     if l_column is not None:
         least = pc.min(classes["count_all"]).as_py()
         if least < l:
             raise KAnonymityError(
-                f"output check failed: a class has {least} distinct {l_column!r} values, fewer than l={l}"
+                f"output check failed: a class has {least} distinct {l_column!r} values, "
+                f"fewer than l={l}"
             )

@@ -11,12 +11,12 @@ own k-anonymity check passes: a failed run leaves nothing behind.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -29,7 +29,7 @@ from desensitize.keys import Keyring, as_keyring
 from desensitize.policy import Policy, as_policy
 from desensitize.rules.noise import ROW_BLOCK
 
-__all__ = ["apply_stream"]
+__all__ = ["BatchSource", "ParquetSource", "apply_batches", "apply_stream"]
 
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 CSV_BLOCK_BYTES = 1 << 20  # Arrow infers types from the first block and reads blocks ahead
@@ -136,7 +136,7 @@ def _prefetched(items: Iterator[Any], pool: ThreadPoolExecutor) -> Iterator[Any]
 class _Sink:
     """Writes output batches of one schema to CSV or Parquet."""
 
-    def __init__(self, path: Path, fmt: str) -> None:
+    def __init__(self, path: Path | BinaryIO, fmt: str) -> None:
         self.path, self.format = path, fmt
         self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
         self.schema: pa.Schema | None = None
@@ -216,6 +216,32 @@ def _transform_all(
     return engine.finish(sample.finish())
 
 
+class BatchSource(Protocol):
+    """Anything that can read its columns as Arrow batches, as often as asked."""
+
+    @property
+    def schema(self) -> pa.Schema: ...
+
+    def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]: ...
+
+
+class ParquetSource:
+    """A Parquet file behind ``open_file`` (called once per pass; it must seek), e.g. a
+    decrypting reader, so plaintext never needs a path on disk."""
+
+    def __init__(self, open_file: Callable[[], BinaryIO]) -> None:
+        self.open_file = open_file
+
+    @cached_property
+    def schema(self) -> pa.Schema:
+        with self.open_file() as fh:
+            return pq.ParquetFile(fh).schema_arrow
+
+    def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        with self.open_file() as fh:
+            yield from pq.ParquetFile(fh).iter_batches(batch_size=65_536, columns=columns)
+
+
 def apply_stream(
     source: str | Path,
     sink: str | Path,
@@ -230,31 +256,61 @@ def apply_stream(
     Gives the same rows, and the same report, as `apply` on the same table, policy and
     keys. `batch_rows` is rounded up to whole noise blocks; `encoding` is the CSV input's.
     """
-    if batch_rows < 1:
-        raise ValueError(f"batch_rows must be positive, got {batch_rows}")
-    policy, keys = as_policy(policy), as_keyring(keys)
+    policy = as_policy(policy)
     source, sink = Path(source), Path(sink)
     text = [c.name for c in policy.columns if c.rule is not None and c.rule.text_input]
     reader = _Source(source, encoding, text)
     sink_format = _format(sink)
-    policy.validate_for(reader.schema)
-    rows = -(-batch_rows // ROW_BLOCK) * ROW_BLOCK
     partial = sink.with_name(sink.name + ".part")
     writer = _Sink(partial, sink_format)
     try:
-        with (
-            Desensitizer(policy, keys) as engine,
-            ThreadPoolExecutor(max_workers=1) as io,
-            ThreadPoolExecutor(max_workers=1) as read_ahead,
-        ):
-            if engine.survey_columns:
-                for offset, table in _rebatch(reader.batches(engine.survey_columns), rows):
-                    engine.survey(table, offset)
-                    pa.default_memory_pool().release_unused()
-            engine.prepare()
-            report = _transform_all(engine, reader, writer, io, read_ahead, rows)
+        report = _run(reader, writer, policy, keys, batch_rows)
         partial.replace(sink)
     finally:
         writer.close()
         partial.unlink(missing_ok=True)
     return report
+
+
+def apply_batches(
+    source: BatchSource,
+    sink: BinaryIO,
+    policy: Policy | Mapping[str, Any],
+    keys: Keyring | bytes,
+    *,
+    sink_format: str = "parquet",
+    batch_rows: int = 100_000,
+) -> Report:
+    """`apply_stream` for a batch source and an open binary sink (CSV or Parquet).
+
+    The caller owns the sink: on an error it must discard what was written.
+    """
+    if sink_format not in ("csv", "parquet"):
+        raise ValueError(f"sink_format must be csv or parquet, got {sink_format!r}")
+    writer = _Sink(sink, sink_format)
+    try:
+        return _run(source, writer, as_policy(policy), keys, batch_rows)
+    finally:
+        writer.close()
+
+
+def _run(
+    reader: Any, writer: _Sink, policy: Policy, keys: Keyring | bytes, batch_rows: int
+) -> Report:
+    """Pass one surveys the k-anonymity columns; pass two transforms and writes."""
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be positive, got {batch_rows}")
+    keys = as_keyring(keys)
+    policy.validate_for(reader.schema)
+    rows = -(-batch_rows // ROW_BLOCK) * ROW_BLOCK
+    with (
+        Desensitizer(policy, keys) as engine,
+        ThreadPoolExecutor(max_workers=1) as io,
+        ThreadPoolExecutor(max_workers=1) as read_ahead,
+    ):
+        if engine.survey_columns:
+            for offset, table in _rebatch(reader.batches(engine.survey_columns), rows):
+                engine.survey(table, offset)
+                pa.default_memory_pool().release_unused()
+        engine.prepare()
+        return _transform_all(engine, reader, writer, io, read_ahead, rows)

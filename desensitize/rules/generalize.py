@@ -1,10 +1,12 @@
-"""`generalize`: replace values by coarser ones (bins, truncated dates, prefixes, grids, categories).
+"""`generalize`: coarser values (bins, truncated dates, prefixes, grids, categories).
 
 The parameters choose one ladder (see `ladders.py`); the rule's output is the
 ladder's level 0, and k-anonymity may climb the same ladder further.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import pyarrow as pa
 
@@ -52,7 +54,7 @@ class Generalize(Rule):
     def _edges(self, params: Params) -> Ladder:
         edges = params.raw("edges")
         numbers = isinstance(edges, list) and edges and all(_is_number(e) for e in edges)
-        if not numbers or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+        if not numbers or any(b <= a for a, b in itertools.pairwise(edges)):
             raise params.fail("parameter 'edges' must be a non-empty increasing list of numbers")
         return NumericBins(edges=edges)
 

@@ -50,7 +50,7 @@ def test_policies_load_from_json_and_yaml_files(
 def test_other_file_types_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
     path.write_text("", encoding="utf-8")
-    with pytest.raises(PolicyError, match="must be .json, .yaml or .yml"):
+    with pytest.raises(PolicyError, match=r"must be \.json, \.yaml or \.yml"):
         Policy.from_file(path)
 
 

@@ -1,4 +1,4 @@
-"""Each rule over whole columns: masks, tokens, fakes, generalization, suppression, coding, noise."""
+"""Each rule over whole columns: masks, tokens, fakes, generalizing, suppression, noise."""
 
 from __future__ import annotations
 
