@@ -16,7 +16,7 @@ from desensitize.keys import Keyring
 from desensitize.policy import ColumnPolicy, Policy
 from desensitize.profile import Profile, profile
 from desensitize.rules import RULES
-from desensitize.stream import apply_stream
+from desensitize.stream import BatchSource, ParquetSource, apply_batches, apply_stream
 
 __all__ = [
     "RULES",
@@ -33,6 +33,9 @@ __all__ = [
     "Report",
     "apply",
     "apply_stream",
+    "apply_batches",
+    "BatchSource",
+    "ParquetSource",
     "dp",
     "profile",
 ]

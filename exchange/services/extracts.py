@@ -3,22 +3,23 @@ stored encrypted, receipted in the verifiable log, then streamed while the lease
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from desensitize import Policy, apply
+from desensitize import ParquetSource, Policy, apply_batches
 from exchange.context import Exchange
 from exchange.db.models import MICRO, Account, Dataset, Lease, Offer
 from exchange.errors import Forbidden
 from exchange.extract_writer import neutralise_formulas
 from exchange.services.leases import lease_keys, now_utc
 from exchange.services.lifecycle import require_active
-from exchange.services.raw import read_raw
+from exchange.services.raw import data_key as data_key_of
+from exchange.services.raw import table_context, table_name
 
 CSV_BATCH_ROWS = 50_000
 
@@ -46,12 +47,18 @@ def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
     offer = session.get(Offer, lease.offer_id)
     assert dataset is not None and offer is not None
     policy = lease_policy(dataset, offer, lease)
-    result = apply(read_raw(exchange, dataset), policy, lease_keys(exchange, lease))
-    name = f"extract-{lease.id}"
+    # A name of its own: two workers making the same extract must not overwrite each other.
+    name = f"extract-{lease.id}-{secrets.token_hex(4)}"
     data_key = exchange.store.new_data_key()
-    table = pa.Table.from_pandas(result.frame, preserve_index=False)
+    dataset_key = data_key_of(exchange, dataset)
+    source = ParquetSource(
+        lambda: exchange.store.open_plaintext(
+            table_name(dataset.id), dataset_key, context=table_context(dataset.id)
+        )
+    )
+    # Two streaming passes over the encrypted table: memory stays bounded by the batch size.
     with exchange.store.writer(name, data_key, context=_extract_context(lease.id)) as writer:
-        pq.write_table(table, writer)
+        result = apply_batches(source, writer, policy, lease_keys(exchange, lease))
     claimed = session.execute(
         update(Lease)
         .where(Lease.id == lease.id, Lease.extract_name.is_(None))
@@ -59,13 +66,13 @@ def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
             extract_name=name,
             extract_wrapped_key=exchange.master.wrap(data_key, context=_extract_context(lease.id)),
             extract_sha256=writer.plaintext_sha256,
-            extract_rows=table.num_rows,
+            extract_rows=result.rows_out,
         )
     )
     if claimed.rowcount != 1:  # another worker made it first: keep theirs
+        exchange.store.delete(name)
         session.refresh(lease)
         return lease
-    report = result.report.to_dict()
     index = exchange.log.record(
         session,
         "desensitization_receipt",
@@ -77,10 +84,10 @@ def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
         raw_sha256=dataset.raw_sha256,
         extract_sha256=writer.plaintext_sha256,
         key_id=lease_keys(exchange, lease).key_id,
-        rows=table.num_rows,
+        rows=result.rows_out,
         k=offer.k,
         epsilon=str(lease.extract_epsilon_micro / MICRO),
-        suppressed_rows=int(report.get("rows_suppressed", 0) or 0),
+        suppressed_rows=result.rows_suppressed,
     )
     session.execute(update(Lease).where(Lease.id == lease.id).values(receipt_index=index))
     session.refresh(lease)
