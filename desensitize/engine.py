@@ -263,7 +263,7 @@ class Desensitizer:
         for name, parts in self._fits.items():
             values = pa.concat_arrays(parts) if parts else pa.array([], pa.float64())
             self._states[name] = self.policy.column(name).rule.fit(values)
-        counts = self._combos.table()
+        counts, self._combos = self._combos.table(), None  # the plan replaces the counts
         if self.enforce and counts is not None:
             self.plan = choose_levels(
                 counts,

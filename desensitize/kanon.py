@@ -205,11 +205,16 @@ class ClassEncoder:
             key = key * card + code
         return key
 
-    def encode(self, codes: Sequence[np.ndarray]) -> np.ndarray:
+    def freeze(self) -> ClassEncoder:
+        """Ready for `encode`: a direct lookup table when small enough; drops fitting data."""
         combinations = np.prod(np.array(self.cards, dtype=np.float64))
-        if self._dense is None and combinations <= self.DENSE:  # built on first use
+        if combinations <= self.DENSE:
             self._dense = np.full(int(combinations), -1, dtype=np.int64)
             self._dense[self._radix(self._fitted)] = self.ids
+        self._fitted = self.ids = None
+        return self
+
+    def encode(self, codes: Sequence[np.ndarray]) -> np.ndarray:
         if self._dense is not None:
             ids = self._dense[self._radix(codes)]
             if len(ids) and ids.min() < 0:
@@ -395,7 +400,7 @@ def choose_levels(
         rows_suppressed=outcome.violating,
         information_loss=float(np.mean([c / lv.qi.ladder.top for lv, c in picked])),
         dictionaries={lv.qi.name: lv.values[c] for lv, c in picked},
-        encoder=outcome.encoder,
+        encoder=outcome.encoder.freeze(),
         suppressed=outcome.failing,
     )
 

@@ -313,4 +313,5 @@ def _run(
                 engine.survey(table, offset)
                 pa.default_memory_pool().release_unused()
         engine.prepare()
+        pa.default_memory_pool().release_unused()  # what the level search used
         return _transform_all(engine, reader, writer, io, read_ahead, rows)
