@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
 from exchange.api.deps import (
     BuyerAccount,
@@ -16,6 +17,7 @@ from exchange.api.deps import (
     require,
 )
 from exchange.api.schemas import Decision, LeaseCreate, LeasePublic, QueryCreate, QuoteCreate
+from exchange.context import Exchange
 from exchange.db.models import Account, Lease
 from exchange.services import extracts, leases, queries
 
@@ -68,6 +70,21 @@ def get_lease(lease_id: str, session: SessionDep, account: CurrentAccount) -> Le
     return _public(leases.get_lease(session, lease_id, account))
 
 
+def _decide(
+    session: Session,
+    exchange: Exchange,
+    provider: Account,
+    lease_id: str,
+    approve: bool,
+    body: Decision | None,
+) -> LeasePublic:
+    lease = leases.decide(
+        session, exchange, provider, lease_id, approve=approve, reason=body.reason if body else ""
+    )
+    session.commit()
+    return _public(lease)
+
+
 @router.post("/leases/{lease_id}/approve", response_model=LeasePublic)
 def approve(
     lease_id: str,
@@ -76,11 +93,7 @@ def approve(
     exchange: ExchangeDep,
     body: Decision | None = None,
 ) -> LeasePublic:
-    lease = leases.decide(
-        session, exchange, provider, lease_id, approve=True, reason=body.reason if body else ""
-    )
-    session.commit()
-    return _public(lease)
+    return _decide(session, exchange, provider, lease_id, True, body)
 
 
 @router.post("/leases/{lease_id}/reject", response_model=LeasePublic)
@@ -91,11 +104,7 @@ def reject(
     exchange: ExchangeDep,
     body: Decision | None = None,
 ) -> LeasePublic:
-    lease = leases.decide(
-        session, exchange, provider, lease_id, approve=False, reason=body.reason if body else ""
-    )
-    session.commit()
-    return _public(lease)
+    return _decide(session, exchange, provider, lease_id, False, body)
 
 
 @router.post(
