@@ -222,3 +222,28 @@ def test_dp_group_keys_only_come_from_columns_released_unchanged(world, citizens
         json={"op": "sum", "column": "mobile", "bounds": [0, 1], "epsilon": 0.1},
     )
     assert refused.status_code == 422
+
+
+def _names_in_extract(world, who, lease_id):
+    text = world.call(who, "GET", f"/v1/leases/{lease_id}/extract").text
+    return pd.read_csv(io.StringIO(text), dtype=str)["name"].tolist()
+
+
+@pytest.mark.parametrize("linkable", [False, True])
+def test_pseudonym_keys_are_per_lease_unless_the_offer_allows_linking(
+    world, citizens_small, linkable
+):
+    from tests.exchange.flows import offer_body
+
+    frame = citizens_small.head(300)
+    terms = {**offer_body("x")["terms"], "link_across_leases": linkable}
+    _, offer_id = publish(world, frame, terms=terms)
+    first = paid_lease(world, offer_id, epsilon=0.0)
+    second = paid_lease(world, offer_id, epsilon=0.0)
+    other_buyer = paid_lease(world, offer_id, who="buyer2", epsilon=0.0)
+    a = _names_in_extract(world, "buyer", first["id"])
+    b = _names_in_extract(world, "buyer", second["id"])
+    c = _names_in_extract(world, "buyer2", other_buyer["id"])
+    assert not set(a) & set(frame["name"])
+    assert (set(a) == set(b)) is linkable
+    assert not set(a) & set(c)  # never linkable across buyers
