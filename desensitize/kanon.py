@@ -106,11 +106,15 @@ class StableCodes:
 class ComboCounts:
     """Rows per distinct combination of values, merged batch by batch in bounded memory.
 
-    Values get `StableCodes`, a row's codes are packed into one int64, and the running
-    counts are two sorted numpy arrays: memory stays near the number of distinct
-    combinations however long the input, and nothing is hashed twice. Should a column
-    outgrow its share of the 63 bits, counting goes on by group-by over the codes.
+    Values get `StableCodes`. While the product of the columns' distinct counts stays
+    within `DENSE`, the counts are one array indexed by the codes (a `bincount` per
+    batch, no sorting). Beyond that a row's codes are packed into one int64, and the
+    running counts are two sorted numpy arrays: memory stays near the number of
+    distinct combinations however long the input, and nothing is hashed twice. Should
+    a column outgrow its share of the 63 bits, counting goes on by group-by over the codes.
     """
+
+    DENSE = 1 << 21  # cells of the direct count array (16 MB) before packed keys take over
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names = list(names)
@@ -119,15 +123,27 @@ class ComboCounts:
         self._keys = np.zeros(0, dtype=np.int64)
         self._counts = np.zeros(0, dtype=np.int64)
         self._overflow: _GroupedCounts | None = None
+        # Counts by code, one axis per column; None once packed keys have taken over.
+        self._dense: np.ndarray | None = np.zeros([0] * len(self.names), np.int64)
+        if not self.names:
+            self._dense = None
 
     def add(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
         codes = {n: self._codes[n](table.column(n).combine_chunks()) for n in self.names}
+        if self._dense is not None:
+            cards = tuple(len(self._codes[n].known) for n in self.names)
+            if np.prod(np.array(cards, dtype=np.float64)) <= self.DENSE:
+                self._add_dense(codes, cards)
+                return
         wide = any(len(self._codes[n].known) > 1 << self._bits for n in self.names)
         if wide and self._overflow is None:
             self._overflow = _GroupedCounts(self.names)
             self._overflow.add_counts(self._unpacked())
+        elif self._dense is not None:
+            self._keys, self._counts = self._packed_dense()
+        self._dense = None
         if self._overflow is not None:
             self._overflow.add(pa.table(codes))
             return
@@ -135,6 +151,29 @@ class ComboCounts:
         for name in self.names:
             key = (key << self._bits) | codes[name]
         self._merge(*np.unique(key, return_counts=True))
+
+    def _add_dense(self, codes: dict[str, np.ndarray], cards: tuple[int, ...]) -> None:
+        if self._dense.shape != cards:  # new values seen: widen, keeping the counts so far
+            grown = np.zeros(cards, dtype=np.int64)
+            grown[tuple(slice(0, n) for n in self._dense.shape)] = self._dense
+            self._dense = grown
+        key = np.zeros(len(codes[self.names[0]]), dtype=np.int64)
+        for name, card in zip(self.names, cards, strict=True):
+            key = key * card + codes[name]
+        flat = self._dense.reshape(-1)
+        flat += np.bincount(key, minlength=flat.size)
+
+    def _dense_cells(self) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """The codes of the combinations seen (in sorted order) and their counts."""
+        cells = np.nonzero(self._dense)
+        return cells, self._dense[cells]
+
+    def _packed_dense(self) -> tuple[np.ndarray, np.ndarray]:
+        cells, counts = self._dense_cells()
+        key = np.zeros(len(counts), dtype=np.int64)
+        for code in cells:
+            key = (key << self._bits) | code
+        return key, counts
 
     def _merge(self, keys: np.ndarray, counts: np.ndarray) -> None:
         at = np.searchsorted(self._keys, keys)
@@ -146,6 +185,9 @@ class ComboCounts:
 
     def _unpacked(self) -> pa.Table:
         """The running counts as a table of codes."""
+        if self._dense is not None:
+            cells, counts = self._dense_cells()
+            return pa.table({**dict(zip(self.names, cells, strict=True)), COUNT: counts})
         mask = (1 << self._bits) - 1
         width = len(self.names)
         codes = {
@@ -157,7 +199,9 @@ class ComboCounts:
     def table(self) -> pa.Table | None:
         """The counts with the values themselves (column `COUNT` holds the rows), or None
         if nothing was added."""
-        if self._overflow is None and not len(self._keys):
+        if self._dense is not None and not self._dense.any():
+            return None
+        if self._dense is None and self._overflow is None and not len(self._keys):
             return None
         coded = self._overflow.table() if self._overflow is not None else self._unpacked()
         values = {
@@ -169,6 +213,8 @@ class ComboCounts:
         """Rows per distinct combination."""
         if self._overflow is not None:
             return self._overflow.table()[COUNT].to_numpy()
+        if self._dense is not None:
+            return self._dense_cells()[1]
         return self._counts.copy()
 
 

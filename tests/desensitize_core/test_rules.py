@@ -55,6 +55,31 @@ def test_mask_presets(preset: str, value: str, expected: str, keys: Keyring) -> 
     assert run("mask", {"preset": preset}, [value], keys) == [expected]
 
 
+def test_email_mask_gives_the_regex_result_on_odd_values_and_slices(keys: Keyring) -> None:
+    import pyarrow.compute as pc
+
+    def by_regex(text: pa.Array) -> list:
+        parts = pc.extract_regex(text, r"^(?P<first>[^@])[^@]*@(?P<domain>[^@]+)$")
+        first, domain = pc.struct_field(parts, [0]), pc.struct_field(parts, [1])
+        masked = pc.coalesce(pc.binary_join_element_wise(first, "***@", domain, ""), "****")
+        return pc.if_else(pc.is_valid(text), masked, pa.scalar(None, pa.string())).to_pylist()
+
+    odd = ["a\nb@x", "@x", "a@", "a@@b", "ab@c@d", "张三@qq.com", "", None, "é@x", "🙂b@d.e"]
+    rng = np.random.default_rng(5)
+    drawn = ["".join(rng.choice(list("ab@é张\n."), rng.integers(0, 7))) for _ in range(5_000)]
+    values = pa.array(odd + [None if i % 9 == 0 else v for i, v in enumerate(drawn)])
+    for column in (values, values.slice(3), values.slice(7, 2_000), values.slice(0, 0)):
+        assert run("mask", {"preset": "email"}, column, keys) == by_regex(column)
+    assert run("mask", {"preset": "email"}, odd, keys)[:6] == [
+        "a***@x",
+        "****",
+        "****",
+        "****",
+        "****",
+        "张***@qq.com",
+    ]
+
+
 def test_mask_hides_a_value_too_short_to_keep_its_ends(keys: Keyring) -> None:
     assert run("mask", {"preset": "cn_mobile"}, ["1381234", "12"], keys) == ["*******", "**"]
 
