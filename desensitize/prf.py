@@ -28,6 +28,12 @@ _LANE = np.arange(BLOCK)
 # Row r keeps the first r bytes of a block, and puts the 0x80 pad byte at byte r.
 _KEEP = np.where(np.arange(BLOCK + 1)[:, None] > _LANE, 0xFF, 0).astype(np.uint8)
 _PAD = np.where(np.arange(BLOCK + 1)[:, None] == _LANE, 0x80, 0).astype(np.uint8)
+_KEEP_ROWS = _KEEP.view(f"V{BLOCK}").ravel()  # one 16-byte item per row: gathers are memcpys
+
+
+def _rows(blocks: np.ndarray) -> np.ndarray:
+    """An (n, 16) uint8 array from n 16-byte items, without a copy."""
+    return blocks.view(np.uint8).reshape(-1, BLOCK)
 
 
 def _ecb(key: bytes, blocks: np.ndarray) -> np.ndarray:
@@ -89,8 +95,9 @@ def _blocks_at(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
     if len(data) < BLOCK:
         data = np.concatenate([data, np.zeros(BLOCK - len(data), dtype=np.uint8)])
     limit = len(data) - BLOCK
-    windows = np.lib.stride_tricks.sliding_window_view(data, BLOCK)
-    blocks = windows[np.minimum(starts, limit)]
+    # Every 16-byte window of the data as one item, so gathering a block copies 16 bytes.
+    windows = np.ndarray((limit + 1,), f"V{BLOCK}", data, strides=(1,))
+    blocks = _rows(windows[np.minimum(starts, limit)])
     over = np.flatnonzero(starts > limit)
     if len(over):  # only the last message or two reach past the end of the buffer
         tail = np.concatenate([data[limit:], np.zeros(BLOCK, dtype=np.uint8)])
@@ -128,6 +135,7 @@ def aes_cmac(key: bytes, messages: pa.Array) -> np.ndarray:
     k1, k2 = _subkeys(key)
     finish = _PAD ^ k2
     finish[BLOCK] = k1
+    finish_rows = finish.view(f"V{BLOCK}").ravel()
     cipher = Cipher(algorithms.AES(key), modes.ECB())
     flat = np.zeros(n * BLOCK + BLOCK, dtype=np.uint8)  # update_into wants slack at the end
     state = flat[: n * BLOCK].reshape(n, BLOCK)
@@ -137,14 +145,14 @@ def aes_cmac(key: bytes, messages: pa.Array) -> np.ndarray:
         block = _blocks_at(data, starts[:active] + j * BLOCK)
         last = block[ending:]
         remaining = lengths[ending:active] - j * BLOCK
-        last &= _KEEP[remaining]
-        last ^= finish[remaining]
+        last &= _rows(_KEEP_ROWS[remaining])
+        last ^= _rows(finish_rows[remaining])
         block ^= state[:active]
         cipher.encryptor().update_into(block.data, flat[: active * BLOCK + BLOCK - 1].data)
     if order is None:
         return state
     out = np.empty_like(state)
-    out[order] = state
+    out.view(f"V{BLOCK}").ravel()[order] = state.view(f"V{BLOCK}").ravel()
     return out
 
 
