@@ -19,7 +19,7 @@ from exchange.extract_writer import neutralise_formulas
 from exchange.services.leases import lease_keys, now_utc
 from exchange.services.lifecycle import require_active
 from exchange.services.raw import data_key as data_key_of
-from exchange.services.raw import table_context, table_name
+from exchange.services.raw import ensure_table, table_context, table_name
 
 CSV_BATCH_ROWS = 50_000
 
@@ -51,6 +51,7 @@ def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
     name = f"extract-{lease.id}-{secrets.token_hex(4)}"
     data_key = exchange.store.new_data_key()
     dataset_key = data_key_of(exchange, dataset)
+    ensure_table(exchange, dataset, dataset_key)
     source = ParquetSource(
         lambda: exchange.store.open_plaintext(
             table_name(dataset.id), dataset_key, context=table_context(dataset.id)

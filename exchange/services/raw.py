@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from exchange.context import Exchange
 from exchange.db.models import Dataset
+from exchange.ingest import iter_batches
 
 BATCH_ROWS = 100_000
 
@@ -60,9 +61,24 @@ def write_table(
         raise
 
 
+def ensure_table(exchange: Exchange, dataset: Dataset, key: bytes) -> None:
+    """Datasets stored before the normalised table existed get it from their upload."""
+    if exchange.store.exists(table_name(dataset.id)):
+        return
+    with exchange.store.open_plaintext(
+        dataset.storage_name, key, context=raw_context(dataset.id)
+    ) as fh:
+        batches = iter_batches(
+            fh, fmt=dataset.fmt, encoding=dataset.encoding, batch_rows=BATCH_ROWS
+        )
+        for _ in write_table(exchange, dataset.id, key, batches):
+            pass
+
+
 @contextmanager
 def _parquet(exchange: Exchange, dataset: Dataset) -> Iterator[pq.ParquetFile]:
     key = data_key(exchange, dataset)
+    ensure_table(exchange, dataset, key)
     with exchange.store.open_plaintext(
         table_name(dataset.id), key, context=table_context(dataset.id)
     ) as fh:

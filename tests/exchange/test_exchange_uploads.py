@@ -146,3 +146,12 @@ def test_operator_rotates_and_revokes_keys(world):
             == 401
         )
     assert world.call("provider", "GET", "/v1/accounts").status_code == 403
+
+
+def test_out_of_range_log_positions_are_a_422_not_a_crash(world):
+    for url in (
+        "/v1/audit/entries?start=5321309009162327713382400",
+        "/v1/audit/events?start=8623551310496463939811390089330688",
+        "/v1/audit/proofs/inclusion?index=99999999999999999999999",
+    ):
+        assert world.call("auditor", "GET", url).status_code == 422

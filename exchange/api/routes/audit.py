@@ -12,6 +12,7 @@ from exchange.api.deps import AuditorAccount, ExchangeDep, SessionDep
 from exchange.services import audit
 
 router = APIRouter(prefix="/v1", tags=["audit"])
+MAX_INDEX = 2**62  # beyond any log; keeps database integers in range
 
 
 @router.get("/audit/head", summary="The signed tree head of the verifiable log")
@@ -32,7 +33,7 @@ def entries(
     _: AuditorAccount,
     session: SessionDep,
     exchange: ExchangeDep,
-    start: int = Query(0, ge=0),
+    start: int = Query(0, ge=0, le=MAX_INDEX),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
     return [
@@ -44,8 +45,8 @@ def entries(
 def inclusion(
     _: AuditorAccount,
     exchange: ExchangeDep,
-    index: int = Query(ge=0),
-    size: int | None = Query(None, ge=1),
+    index: int = Query(ge=0, le=MAX_INDEX),
+    size: int | None = Query(None, ge=1, le=MAX_INDEX),
 ) -> dict[str, Any]:
     return exchange.log.inclusion(index, size)
 
@@ -54,8 +55,8 @@ def inclusion(
 def consistency(
     _: AuditorAccount,
     exchange: ExchangeDep,
-    old_size: int = Query(ge=1),
-    new_size: int | None = Query(None, ge=1),
+    old_size: int = Query(ge=1, le=MAX_INDEX),
+    new_size: int | None = Query(None, ge=1, le=MAX_INDEX),
 ) -> dict[str, Any]:
     return exchange.log.consistency(old_size, new_size)
 
@@ -75,7 +76,7 @@ def events(
     _: AuditorAccount,
     session: SessionDep,
     exchange: ExchangeDep,
-    start: int = Query(0, ge=0),
+    start: int = Query(0, ge=0, le=MAX_INDEX),
     limit: int = Query(500, ge=1, le=5000),
     kind: str | None = Query(None, max_length=64),
 ) -> list[dict[str, Any]]:
