@@ -119,20 +119,6 @@ def _rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[tuple[int
         yield offset, pa.Table.from_batches(pending).combine_chunks()
 
 
-def _prefetched(items: Iterator[Any], pool: ThreadPoolExecutor) -> Iterator[Any]:
-    """The same items, the next one read by `pool` while the caller works on this one."""
-
-    def read() -> Any:
-        item = next(items, None)
-        pa.default_memory_pool().release_unused()  # this thread's freed pages, see engine
-        return item
-
-    pending = pool.submit(read)
-    while (item := pending.result()) is not None:
-        pending = pool.submit(read)
-        yield item
-
-
 class _Sink:
     """Writes output batches of one schema to CSV or Parquet."""
 
@@ -191,22 +177,36 @@ def _transform_all(
     reader: _Source,
     writer: _Sink,
     io: ThreadPoolExecutor,
-    read_ahead: ThreadPoolExecutor,
     rows: int,
 ) -> Report:
-    """Pass two: transform each batch while the previous one is being written."""
+    """Pass two: transform each batch while the previous one is being written.
+
+    The next batch is read and started (its rows chosen, its columns queued) before this
+    one is completed, so the workers transform while the caller reads; reading further
+    ahead would hold another batch in memory."""
     policy = engine.policy
     sample = _UtilitySample(policy)
     pending: Future | None = None
-    batches = _rebatch(reader.batches(policy.required_columns), rows)
-    for offset, table in _prefetched(batches, read_ahead):
-        out, kept = engine.transform(table, offset)
-        engine.count_raw(table)
+
+    def complete(table: pa.Table, started: Any) -> None:
+        nonlocal pending
+        out, kept = engine.complete(started)
         sample.add(table, out, kept)
         if pending is not None:
             pending.result()
         pending = io.submit(writer.write, out)
         pa.default_memory_pool().release_unused()  # this thread's freed pages, see engine
+
+    previous: tuple[pa.Table, Any] | None = None
+    batches = _rebatch(reader.batches(policy.required_columns), rows)
+    for offset, table in batches:
+        started = engine.start(table, offset)
+        if previous is not None:
+            complete(*previous)
+        engine.count_raw(table)
+        previous = (table, started)
+    if previous is not None:
+        complete(*previous)
     if pending is not None:
         pending.result()
     if writer.schema is None:  # an empty input still gets the policy's columns
@@ -306,7 +306,6 @@ def _run(
     with (
         Desensitizer(policy, keys) as engine,
         ThreadPoolExecutor(max_workers=1) as io,
-        ThreadPoolExecutor(max_workers=1) as read_ahead,
     ):
         if engine.survey_columns:
             for offset, table in _rebatch(reader.batches(engine.survey_columns), rows):
@@ -314,4 +313,4 @@ def _run(
                 pa.default_memory_pool().release_unused()
         engine.prepare()
         pa.default_memory_pool().release_unused()  # what the level search used
-        return _transform_all(engine, reader, writer, io, read_ahead, rows)
+        return _transform_all(engine, reader, writer, io, rows)
