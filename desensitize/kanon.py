@@ -165,8 +165,9 @@ class ComboCounts:
 
     def _dense_cells(self) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
         """The codes of the combinations seen (in sorted order) and their counts."""
-        cells = np.nonzero(self._dense)
-        return cells, self._dense[cells]
+        flat = self._dense.reshape(-1)
+        at = np.flatnonzero(flat)
+        return np.unravel_index(at, self._dense.shape), flat[at]
 
     def _packed_dense(self) -> tuple[np.ndarray, np.ndarray]:
         cells, counts = self._dense_cells()
@@ -238,7 +239,8 @@ class ClassEncoder:
         self.stages: list[np.ndarray] = []
         key = codes[0]
         for code, card in zip(codes[1:], self.cards[1:], strict=True):
-            valid, key = np.unique(key * card + code, return_inverse=True)
+            bound = (int(key.max()) + 1) * card if len(key) else 0
+            valid, key = _unique_inverse(key * card + code, bound)
             self.stages.append(valid)
         self.ids = key
         self.classes = len(self.stages[-1]) if self.stages else self.cards[0]
@@ -273,6 +275,17 @@ class ClassEncoder:
             if len(raw) and (key.max() >= len(valid) or np.any(valid[key] != raw)):
                 raise DataError("the input changed between the two passes over it")
         return key
+
+
+def _unique_inverse(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(keys, return_inverse=True)` for keys in [0, bound): by a table of the
+    keys present when that is small enough, else by sorting."""
+    if not len(keys) or bound > max(ClassEncoder.DENSE, 4 * len(keys)):
+        return np.unique(keys, return_inverse=True)
+    present = np.zeros(bound, dtype=bool)
+    present[keys] = True
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present), rank[keys]
 
 
 @dataclass
