@@ -147,7 +147,8 @@ def aes_cmac(key: bytes, messages: pa.Array) -> np.ndarray:
         remaining = lengths[ending:active] - j * BLOCK
         last &= _rows(_KEEP_ROWS[remaining])
         last ^= _rows(finish_rows[remaining])
-        block ^= state[:active]
+        if j:  # the chaining value before the first block is zero
+            block ^= state[:active]
         cipher.encryptor().update_into(block.data, flat[: active * BLOCK + BLOCK - 1].data)
     if order is None:
         return state
