@@ -33,7 +33,7 @@ from desensitize.kanon import (
 )
 from desensitize.keys import Keyring, as_keyring
 from desensitize.policy import Policy, as_policy, schema_of
-from desensitize.risk import RiskReport, utility_report
+from desensitize.risk import risk_from_class_sizes, utility_report
 from desensitize.rules.base import Context, Rule
 from desensitize.rules.noise import ROW_BLOCK
 
@@ -110,27 +110,9 @@ def class_sizes(counts: ComboCounts, qis: list[str], rows: int) -> np.ndarray:
 
 
 def risk_from_sizes(sizes: np.ndarray, qis: list[str], k: int) -> dict[str, Any]:
-    """risk.py's report built from class sizes alone, as `risk_report` computes it from rows.
-
-    A streamed table's rows are long gone when the report is made, and re-creating one row
-    per record would cost memory in proportion to the table; the tests check both agree.
-    """
-    rows = int(sizes.sum())
-    if rows == 0:
-        return RiskReport(0, k, tuple(qis), 0, 0, 0.0, 0.0, 0.0, 0.0).to_dict()
-    smallest = int(sizes.min())
-    report = RiskReport(
-        rows=rows,
-        k=k,
-        quasi_identifiers=tuple(qis),
-        classes=len(sizes),
-        smallest_class=smallest,
-        rows_below_k=float(sizes[sizes < k].sum() / rows),
-        unique_rows=float(sizes[sizes == 1].sum() / rows),
-        max_risk=1.0 / smallest,
-        mean_risk=len(sizes) / rows,
-    )
-    return report.to_dict()
+    """risk.py's report from class sizes alone: a streamed table's rows are long gone when
+    the report is made, and re-creating one row per record would cost memory."""
+    return risk_from_class_sizes(sizes, qis, k).to_dict()
 
 
 def measure_utility(

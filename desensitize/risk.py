@@ -64,15 +64,20 @@ def risk_report(df: pd.DataFrame, quasi_identifiers: list[str], k: int) -> RiskR
         raise ValueError(f"k must be a positive integer, got {k!r}")
     qis = list(quasi_identifiers)
     _check_columns(df, qis, "quasi-identifier")
-    rows = len(df)
-    sizes = _class_sizes(df, qis)
+    return risk_from_class_sizes(_class_sizes(df, qis), qis, int(k))
+
+
+def risk_from_class_sizes(sizes: np.ndarray, quasi_identifiers: list[str], k: int) -> RiskReport:
+    """The report from equivalence-class sizes alone (what a streamed table leaves behind)."""
+    qis = tuple(quasi_identifiers)
+    rows = int(sizes.sum())
     if rows == 0:
-        return RiskReport(0, int(k), tuple(qis), 0, 0, 0.0, 0.0, 0.0, 0.0)
+        return RiskReport(0, k, qis, 0, 0, 0.0, 0.0, 0.0, 0.0)
     smallest = int(sizes.min())
     return RiskReport(
         rows=rows,
-        k=int(k),
-        quasi_identifiers=tuple(qis),
+        k=k,
+        quasi_identifiers=qis,
         classes=len(sizes),
         smallest_class=smallest,
         rows_below_k=float(sizes[sizes < k].sum() / rows),
