@@ -84,7 +84,7 @@ def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
         policy_hash=policy.hash(),
         raw_sha256=dataset.raw_sha256,
         extract_sha256=writer.plaintext_sha256,
-        key_id=lease_keys(exchange, lease).key_id,
+        key_id=result.key_id,
         rows=result.rows_out,
         k=offer.k,
         epsilon=str(lease.extract_epsilon_micro / MICRO),
@@ -96,9 +96,9 @@ def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
 
 
 def start_download(session: Session, exchange: Exchange, buyer: Account, lease: Lease) -> Lease:
-    """Check the lease, count the download (within the limit) and log it."""
-    if lease.buyer_id != buyer.id:
-        raise Forbidden(f"lease {lease.id} belongs to another buyer")
+    """Check the lease, count the download (within the limit) and log it.
+
+    ``lease`` comes from ``leases.get_lease``, which has already checked its owner."""
     require_active(lease, now_utc())
     counted = session.execute(
         update(Lease)

@@ -84,25 +84,28 @@ def price(
     )
 
 
-def quote_request(session: Session, req: LeaseRequest) -> dict[str, Any]:
-    """What the lease ``req`` would cost now, itemised; nothing is stored."""
+def _requested(
+    session: Session, req: LeaseRequest, *, active_only: bool = False
+) -> tuple[Offer, Dataset, Policy, list[str]]:
+    """The offer, dataset, policy and columns a lease request refers to."""
     offer = get_offer(session, req.offer_id)
+    if active_only and offer.status != "active":
+        raise Conflict(f"offer {offer.id} is {offer.status}")
     dataset = session.get(Dataset, offer.dataset_id)
     assert dataset is not None
     policy = require_policy(dataset)
-    columns = choose_columns(policy, req.columns)
+    return offer, dataset, policy, choose_columns(policy, req.columns)
+
+
+def quote_request(session: Session, req: LeaseRequest) -> dict[str, Any]:
+    """What the lease ``req`` would cost now, itemised; nothing is stored."""
+    offer, dataset, policy, columns = _requested(session, req)
     epsilon = req.epsilon + extract_epsilon(policy, columns)
     return price(offer, dataset, policy, columns, req.days, epsilon, now_utc())
 
 
 def request_lease(session: Session, exchange: Exchange, buyer: Account, req: LeaseRequest) -> Lease:
-    offer = get_offer(session, req.offer_id)
-    if offer.status != "active":
-        raise Conflict(f"offer {offer.id} is {offer.status}")
-    dataset = session.get(Dataset, offer.dataset_id)
-    assert dataset is not None
-    policy = require_policy(dataset)
-    columns = choose_columns(policy, req.columns)
+    offer, dataset, policy, columns = _requested(session, req, active_only=True)
     purpose = terms_svc.purpose(req.purpose)
     now = now_utc()
     starts = req.starts_at or now

@@ -8,7 +8,6 @@ tree only ever learns committed rows, so a rolled-back append never reaches a he
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -90,12 +89,11 @@ class LogService:
 
     def head(self, size: int | None = None) -> SignedTreeHead:
         tree = self.tree()
-        size = tree.size if size is None else self._check_size(size, tree.size)
-        return sign_tree_head(self._signer.private, size, tree.root(size), datetime.now(UTC))
+        return self._sign(tree, self._resolve(size, tree.size))
 
     def inclusion(self, index: int, size: int | None = None) -> dict[str, Any]:
         tree = self.tree()
-        size = tree.size if size is None else self._check_size(size, tree.size)
+        size = self._resolve(size, tree.size)
         if not 0 <= index < size:
             raise NotFound(f"entry {index} is not in a tree of size {size}")
         proof = tree.inclusion_proof(index, size)
@@ -104,12 +102,12 @@ class LogService:
             "size": size,
             "leaf_hash": tree.leaf_hash_at(index).hex(),
             "proof": [h.hex() for h in proof],
-            "head": self.head(size).to_json(),
+            "head": self._sign(tree, size).to_json(),
         }
 
     def consistency(self, old_size: int, new_size: int | None = None) -> dict[str, Any]:
         tree = self.tree()
-        new_size = tree.size if new_size is None else self._check_size(new_size, tree.size)
+        new_size = self._resolve(new_size, tree.size)
         if not 0 < old_size <= new_size:
             raise Invalid(f"old size must be between 1 and {new_size}")
         proof = tree.consistency_proof(old_size, new_size)
@@ -119,8 +117,12 @@ class LogService:
             "old_root": tree.root(old_size).hex(),
             "new_root": tree.root(new_size).hex(),
             "proof": [h.hex() for h in proof],
-            "head": self.head(new_size).to_json(),
+            "head": self._sign(tree, new_size).to_json(),
         }
+
+    def _sign(self, tree: MerkleTree, size: int) -> SignedTreeHead:
+        # Proofs and their head come from one synced tree, not two database reads.
+        return sign_tree_head(self._signer.private, size, tree.root(size), datetime.now(UTC))
 
     def entries(
         self,
@@ -168,11 +170,10 @@ class LogService:
         yield from ledger.export_lines(self._signer.private)
 
     @staticmethod
-    def leaf_sha256(body: bytes) -> str:
-        return hashlib.sha256(b"\x00" + body).hexdigest()
-
-    @staticmethod
-    def _check_size(size: int, available: int) -> int:
+    def _resolve(size: int | None, available: int) -> int:
+        """``size`` checked against the tree, or the whole tree when not given."""
+        if size is None:
+            return available
         if not 0 <= size <= available:
             raise Invalid(f"size must be between 0 and {available}")
         return size

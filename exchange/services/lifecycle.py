@@ -8,8 +8,6 @@ from datetime import datetime
 from exchange.db.models import Lease
 from exchange.errors import Conflict, Forbidden, Gone
 
-STORED = ("requested", "approved", "rejected", "paid", "revoked")
-
 
 def effective_status(lease: Lease, now: datetime) -> str:
     if lease.status == "paid":

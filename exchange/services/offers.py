@@ -142,3 +142,13 @@ def active_offers(
             if needle in f"{o.title} {d.name} {d.description} {d.domain}".lower()
         ]
     return rows
+
+
+def catalog_offer(session: Session, offer_id: str) -> tuple[Offer, Dataset]:
+    """One active offer with its dataset, as the catalog lists it."""
+    offer = session.get(Offer, offer_id)
+    if offer is None or offer.status != "active":
+        raise NotFound(f"offer {offer_id} is not in the catalog")
+    dataset = session.get(Dataset, offer.dataset_id)
+    assert dataset is not None
+    return offer, dataset

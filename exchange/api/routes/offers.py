@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query
 
 from exchange.api.deps import CurrentAccount, ExchangeDep, ProviderAccount, SessionDep
 from exchange.api.schemas import OfferCreate, OfferPublic
-from exchange.errors import NotFound
 from exchange.services import catalog, offers
 
 router = APIRouter(prefix="/v1", tags=["offers"])
@@ -63,7 +62,5 @@ def list_catalog(
 def catalog_entry(
     offer_id: str, session: SessionDep, _: CurrentAccount, exchange: ExchangeDep
 ) -> dict[str, Any]:
-    for offer, dataset in offers.active_offers(session):
-        if offer.id == offer_id:
-            return catalog.entry(offer, dataset, exchange=exchange)
-    raise NotFound(f"offer {offer_id} is not in the catalog")
+    offer, dataset = offers.catalog_offer(session, offer_id)
+    return catalog.entry(offer, dataset, exchange=exchange)
