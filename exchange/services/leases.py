@@ -10,9 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from contracts import buyer_account, payment, split_from_escrow
-from contracts.ledger import Posting, Transaction
-from contracts.revenue import split
+from contracts import payment, refund_from_shares, split_from_escrow
 from desensitize import Keyring, Policy
 from desensitize.errors import BudgetExceeded
 from exchange.context import Exchange
@@ -64,26 +62,6 @@ def choose_columns(policy: Policy, requested: list[str] | None) -> list[str]:
     return list(dict.fromkeys(requested))
 
 
-def price(
-    offer: Offer,
-    dataset: Dataset,
-    policy: Policy,
-    columns: list[str],
-    days: int,
-    epsilon_total: float,
-    now: datetime,
-) -> dict[str, Any]:
-    return terms_svc.make_quote(
-        offer=offer,
-        dataset=dataset,
-        policy=policy,
-        columns=columns,
-        days=days,
-        epsilon=epsilon_total,
-        now=now,
-    )
-
-
 def _requested(
     session: Session, req: LeaseRequest, *, active_only: bool = False
 ) -> tuple[Offer, Dataset, Policy, list[str]]:
@@ -101,7 +79,15 @@ def quote_request(session: Session, req: LeaseRequest) -> dict[str, Any]:
     """What the lease ``req`` would cost now, itemised; nothing is stored."""
     offer, dataset, policy, columns = _requested(session, req)
     epsilon = req.epsilon + extract_epsilon(policy, columns)
-    return price(offer, dataset, policy, columns, req.days, epsilon, now_utc())
+    return terms_svc.make_quote(
+        offer=offer,
+        dataset=dataset,
+        policy=policy,
+        columns=columns,
+        days=req.days,
+        epsilon=epsilon,
+        now=now_utc(),
+    )
 
 
 def request_lease(session: Session, exchange: Exchange, buyer: Account, req: LeaseRequest) -> Lease:
@@ -124,7 +110,15 @@ def request_lease(session: Session, exchange: Exchange, buyer: Account, req: Lea
         columns=columns,
         epsilon=req.epsilon + eps_extract,
     )
-    quote = price(offer, dataset, policy, columns, req.days, req.epsilon + eps_extract, now)
+    quote = terms_svc.make_quote(
+        offer=offer,
+        dataset=dataset,
+        policy=policy,
+        columns=columns,
+        days=req.days,
+        epsilon=req.epsilon + eps_extract,
+        now=now,
+    )
     lease_id = new_id("lse")
     secret = lease_secret(exchange, offer, dataset, buyer)
     lease = Lease(
@@ -331,7 +325,18 @@ def revoke(
             offer = session.get(Offer, lease.offer_id)
             assert offer is not None
             shares = ledger_shares(offer.shares_bp, lease.provider_id, lease.dataset_id)
-            exchange.log.post(session, clawback_refund(lease, shares, now))
+            # Each party gives back its exact share of the refund, split as the payment was.
+            exchange.log.post(
+                session,
+                refund_from_shares(
+                    lease.buyer_id,
+                    lease.refund_minor,
+                    shares,
+                    time=now,
+                    lease_id=lease.id,
+                    meta={"reason": "revocation, pro rata"},
+                ),
+            )
     lease.status = "revoked"
     lease.revoked_at = now
     exchange.log.record(
@@ -353,21 +358,3 @@ def refund_amount(lease: Lease, now: datetime) -> int:
     if total <= 0 or unused <= 0:
         return 0
     return lease.price_minor * min(unused, total) // total
-
-
-def clawback_refund(lease: Lease, shares: dict[str, int], now: datetime) -> Transaction:
-    """Each party gives back its share of the refund, split exactly as the payment was."""
-    parts = split(lease.refund_minor, shares)
-    postings = [Posting(account, -part) for account, part in parts.items() if part]
-    postings.append(Posting(buyer_account(lease.buyer_id), lease.refund_minor))
-    return Transaction.create(
-        "refund",
-        now,
-        postings,
-        {
-            "lease_id": lease.id,
-            "amount_minor": lease.refund_minor,
-            "shares_bp": shares,
-            "reason": "revocation, pro rata",
-        },
-    )
