@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from examples.generate_city_data import write
-from exchange.demo import Server
+from exchange.process import ServeProcess
 
 POLICY = {
     "k": 5,
@@ -55,9 +55,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="datalease-bench-") as tmp:
         root = Path(tmp)
         csv = write("citizens", args.rows, root / "citizens.csv", seed=1)
-        server = Server(root / "data")
-        server.env_overrides = {"DATALEASE_MAX_UPLOAD_BYTES": str(10 * csv.stat().st_size)}
-        operator = server.create_account("operator", "ops", "ops")
+        (root / "data").mkdir()
+        server = ServeProcess(
+            root / "data",
+            root / "server.log",
+            extra_env={"DATALEASE_MAX_UPLOAD_BYTES": str(10 * csv.stat().st_size)},
+        )
+        operator = server.create_account("operator", "ops", "ops")["api_key"]
         server.start()
         try:
             figures = run(server, operator, csv, args.rows)
@@ -67,7 +71,7 @@ def main() -> None:
     print(" ".join(f"{k}={v}" for k, v in figures.items()))
 
 
-def run(server: Server, operator_key: str, csv: Path, rows: int) -> dict[str, float]:
+def run(server: ServeProcess, operator_key: str, csv: Path, rows: int) -> dict[str, float]:
     def client(key: str) -> httpx.Client:
         return httpx.Client(
             base_url=server.url, timeout=3600, headers={"Authorization": f"Bearer {key}"}

@@ -10,7 +10,8 @@ import pandas as pd
 
 from contracts import verify_export
 from examples.generate_city_data import generate
-from exchange.demo import Actor, Server, console, say, show_frame
+from exchange.demo import Actor, console, say, show_frame
+from exchange.process import ServeProcess
 
 SHOWN = ["name", "resident_id", "mobile", "birth_date", "gender", "district", "monthly_income"]
 
@@ -24,8 +25,8 @@ def fen(amount: int) -> str:
     return f"¥{amount // 100:,}.{amount % 100:02d}"
 
 
-def walk(server: Server, rows: int) -> int:
-    operator_key = server.create_account("operator", "ops", "深圳数据交易所")
+def walk(server: ServeProcess, rows: int) -> int:
+    operator_key = server.create_account("operator", "ops", "深圳数据交易所")["api_key"]
     operator = Actor(server.url, operator_key, "operator")
     keys = {}
     for who, role, org in [
@@ -262,7 +263,7 @@ def _important_grade(provider: Actor, buyer: Actor, rows: int) -> None:
 
 
 def _auditor_checks(
-    auditor: Actor, server: Server, dataset: dict[str, Any], lease: dict[str, Any]
+    auditor: Actor, server: ServeProcess, dataset: dict[str, Any], lease: dict[str, Any]
 ) -> None:
     say("5. auditor verifies")
     head = auditor("GET", "/v1/audit/head")
