@@ -40,6 +40,7 @@ from desensitize.rules.noise import ROW_BLOCK
 __all__ = ["Desensitized", "Desensitizer", "Report", "apply"]
 
 L_VALUE = "__l_value__"  # the l-diversity attribute, carried beside the quasi-identifiers
+UNIT = "__unit__"  # the privacy unit (the person), carried the same way
 UTILITY_ROWS = 10_000
 CHUNK_ROWS = 10 * ROW_BLOCK  # rows `apply` transforms at a time
 
@@ -57,6 +58,7 @@ class Report:
     rows_dropped_by_rules: int
     rows_suppressed: int
     k_anonymity: dict[str, Any] | None
+    gate: dict[str, Any]
     risk_before: dict[str, Any]
     risk_after: dict[str, Any]
     utility: dict[str, Any] | None
@@ -156,17 +158,24 @@ class Desensitizer:
         # Rules spend their time in Arrow, numpy and AES code that releases the GIL, so
         # columns are transformed side by side.
         self._pool = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
+        # The gate counts every released column an attacker can join on, not only those
+        # the policy calls quasi-identifiers (a mask keeps raw characters).
         self.qis = [
             QuasiIdentifier(name, policy.column(name).rule.ladder())
-            for name in policy.quasi_identifiers
+            for name in policy.released_quasi_identifiers
         ]
         self.qi_names = [qi.name for qi in self.qis]
-        self.enforce = bool(self.qis) and (policy.k is not None or policy.l_diversity is not None)
+        self.unit = policy.privacy_unit.column if policy.privacy_unit else None
+        self.linked = self.unit is not None and policy.linked
+        modelled = policy.k is not None or policy.l_diversity is not None
+        self.enforce = modelled and (bool(self.qis) or self.unit is not None)
         self.k = policy.k or 1
         diversity = policy.l_diversity if self.enforce else None
         self.l_column = diversity.column if diversity else None
         self.l = diversity.l if diversity else 1
-        tracked = [*self.qi_names, L_VALUE] if self.l_column else self.qi_names
+        tracked = [*self.qi_names, L_VALUE] if self.l_column else list(self.qi_names)
+        if self.enforce and self.unit:
+            tracked.append(UNIT)
         self._combos = ComboCounts(tracked)
         self._out = ComboCounts(tracked)
         self._raw = ComboCounts(self.qi_names)
@@ -189,6 +198,8 @@ class Desensitizer:
             return []
         droppers = [c.name for c in self.policy.columns if c.rule and c.rule.drops_rows]
         extra = [self.l_column] if self.l_column else []
+        if self.unit:
+            extra.append(self.unit)
         return list(dict.fromkeys([*self.qi_names, *extra, *droppers, *self._fits]))
 
     def count_raw(self, table: pa.Table) -> None:
@@ -236,6 +247,8 @@ class Desensitizer:
             bases = {qi.name: qi.ladder.base(_array(table, qi.name), ctx) for qi in self.qis}
             if self.l_column:
                 bases[L_VALUE] = self._l_base(table, ctx)
+            if self.unit:
+                bases[UNIT] = _array(table, self.unit)
             self._combos.add(_kept(pa.table(bases), keep))
         for name, parts in self._fits.items():
             parts.append(_kept(_array(table, name), keep))
@@ -254,6 +267,8 @@ class Desensitizer:
                 l_column=L_VALUE if self.l_column else None,
                 l=self.l,
                 max_suppression=self.policy.max_suppression,
+                unit_column=UNIT if self.unit else None,
+                linked=self.linked,
             )
 
     def _rule(self, name: str) -> Rule:
@@ -288,8 +303,10 @@ class Desensitizer:
         keep = ~drop
         qi_outputs = {n: _kept(self._output(n, _array(table, n), ctx), keep) for n in self.qi_names}
         suppressed = 0
-        if self.plan is not None and self.plan.suppressed.any():
-            dropped = self.plan.suppress_mask(qi_outputs)
+        plan = self.plan
+        if plan is not None and (plan.suppressed.any() or plan.suppressed_units is not None):
+            units = _kept(_array(table, self.unit), keep) if self.unit else None
+            dropped = plan.suppress_mask(qi_outputs, units)
             keep[keep] = ~dropped
             qi_outputs = {name: out.filter(~dropped) for name, out in qi_outputs.items()}
             suppressed = int(dropped.sum())
@@ -306,6 +323,8 @@ class Desensitizer:
         tracked = {name: outputs[name] for name in self.qi_names}
         if self.l_column:
             tracked[L_VALUE] = self._l_values(started, outputs)
+        if self.enforce and self.unit:
+            tracked[UNIT] = _kept(_array(started.table, self.unit), started.keep)
         if tracked:
             self._out.add(pa.table(tracked))
         out = pa.table(outputs)
@@ -315,13 +334,43 @@ class Desensitizer:
         self.rows_out += out.num_rows
         return out, started.keep
 
+    def gate(self) -> dict[str, Any]:
+        """What the release gate counted, and against whom (the report states it)."""
+        released = self.policy.output_columns
+        return {
+            "attacker": (
+                "holds every released column of the extract and an outside table of the same "
+                "people with any of those columns (masked IDs and mobiles in their display "
+                "formats included), and may join several leases of one release"
+            ),
+            "counted_columns": self.qi_names,
+            "not_counted": {
+                name: _why_not_counted(self.policy, name)
+                for name in released
+                if name not in self.qi_names
+            },
+            "privacy_unit": self.unit,
+            "linked_rows": self.linked,
+            "counts": self.plan.model if self.plan is not None else "rows",
+            "k": self.k if self.enforce else None,
+            "l": self.l if self.l_column else None,
+        }
+
     def finish(self, utility: dict[str, Any] | None) -> Report:
         """Check the output's own classes, then report; raises KAnonymityError on failure."""
         if self._counting is not None:
             self._counting.result()
         if self.enforce:
             l_column = L_VALUE if self.l_column else None
-            verify(self._out.table(), self.qi_names, k=self.k, l_column=l_column, l=self.l)
+            verify(
+                self._out.table(),
+                self.qi_names,
+                k=self.k,
+                l_column=l_column,
+                l=self.l,
+                unit_column=UNIT if self.unit else None,
+                linked=self.linked,
+            )
         columns: dict[str, dict[str, Any]] = {}
         for column in self.policy.columns:
             if column.rule is None:
@@ -342,6 +391,7 @@ class Desensitizer:
             rows_dropped_by_rules=self.rows_dropped,
             rows_suppressed=self.rows_suppressed,
             k_anonymity=self.plan.to_dict() if self.plan is not None else None,
+            gate=self.gate(),
             risk_before=risk_from_sizes(
                 self._raw.sizes() if self.qis else _one_class(self.rows_in),
                 self.qi_names,
@@ -352,6 +402,15 @@ class Desensitizer:
             ),
             utility=utility,
         )
+
+
+def _why_not_counted(policy: Policy, name: str) -> str:
+    rule = policy.column(name).rule
+    if policy.l_diversity is not None and name == policy.l_diversity.column:
+        return "sensitive value protected by l-diversity"
+    if rule.name == "noise":
+        return f"record noise with epsilon {rule.epsilon:g} per value"
+    return f"keyed per-lease pseudonym ({rule.name})"
 
 
 def _to_arrow(df: pd.DataFrame, policy: Policy) -> pa.Table:

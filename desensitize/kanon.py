@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from desensitize.errors import DataError, KAnonymityError
 from desensitize.rules.base import Ladder
+from desensitize.units import persons_per_class, signature_groups
 
 __all__ = [
     "ComboCounts",
@@ -335,9 +337,17 @@ class KPlan:
     dictionaries: dict[str, pa.Array]
     encoder: ClassEncoder
     suppressed: np.ndarray
+    suppressed_units: pa.Array | None = None  # persons removed whole (linked model)
+    model: str = "rows"
 
-    def suppress_mask(self, outputs: dict[str, pa.Array]) -> np.ndarray:
-        """True for rows whose class (by their output values) is suppressed."""
+    def suppress_mask(
+        self, outputs: dict[str, pa.Array], units: pa.Array | None = None
+    ) -> np.ndarray:
+        """True for rows whose class (by their output values), or whose person, is
+        suppressed."""
+        if self.suppressed_units is not None:
+            found = pc.is_in(units, value_set=self.suppressed_units, skip_nulls=False)
+            return found.to_numpy(zero_copy_only=False)
         codes = []
         for name, dictionary in self.dictionaries.items():
             code = pc.index_in(outputs[name], value_set=dictionary, skip_nulls=False)
@@ -359,38 +369,87 @@ class KPlan:
             "levels": levels,
             "rows_suppressed": self.rows_suppressed,
             "information_loss": self.information_loss,
+            "counts": self.model,
         }
 
 
 @dataclass(frozen=True)
 class _Outcome:
-    """Equivalence classes at one level vector: which fail k (or l), and their rows."""
+    """Equivalence classes at one level vector: which classes (or, when a pseudonym links
+    a person's rows, which persons) fail k or l, and how many rows that is."""
 
     encoder: ClassEncoder
     failing: np.ndarray
     violating: int
+    failing_persons: np.ndarray | None = None
 
 
-def _evaluate(
-    levels: list[_Levels],
-    chosen: Sequence[int],
-    weights: np.ndarray,
-    lcodes: tuple[np.ndarray, int] | None,
-    k: int,
-    l: int,  # noqa: E741
-) -> _Outcome:
+@dataclass
+class _Model:
+    """What the search checks: rows per combination, the l-diversity value and person of
+    each combination (codes), and k, l and the attacker model (see units.py)."""
+
+    weights: np.ndarray
+    lcodes: tuple[np.ndarray, int] | None
+    ucodes: tuple[np.ndarray, int] | None
+    linked: bool
+    k: int
+    l: int  # noqa: E741
+
+    def compress(self, levels: list[_Levels], chosen: Sequence[int]) -> None:
+        """Merge combinations equal at the chosen levels: higher levels cannot tell them
+        apart, so the rest of the search runs on fewer of them."""
+        codes = [lv.codes[c] for lv, c in zip(levels, chosen, strict=True)]
+        cards = [lv.cards[c] for lv, c in zip(levels, chosen, strict=True)]
+        for extra in (self.lcodes, self.ucodes):
+            if extra is not None:
+                codes.append(extra[0])
+                cards.append(extra[1])
+        if not codes:
+            return
+        ids = ClassEncoder(codes, cards).ids
+        _, first = np.unique(ids, return_index=True)
+        if len(first) == len(ids):
+            return
+        self.weights = np.bincount(ids, weights=self.weights)
+        for lv in levels:
+            lv.codes = [code[first] for code in lv.codes]
+        if self.lcodes is not None:
+            self.lcodes = (self.lcodes[0][first], self.lcodes[1])
+        if self.ucodes is not None:
+            self.ucodes = (self.ucodes[0][first], self.ucodes[1])
+
+
+def _diversity(groups: np.ndarray, lcodes: tuple[np.ndarray, int], n_groups: int) -> np.ndarray:
+    codes, card = lcodes
+    pairs = np.unique(groups.astype(np.int64) * card + codes)
+    return np.bincount(pairs // card, minlength=n_groups)
+
+
+def _evaluate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _Outcome:
     encoder = ClassEncoder(
         [lv.codes[c] for lv, c in zip(levels, chosen, strict=True)],
         [lv.cards[c] for lv, c in zip(levels, chosen, strict=True)],
     )
-    sizes = np.bincount(encoder.ids, weights=weights, minlength=encoder.classes)
-    failing = sizes < k
-    if lcodes is not None:
-        codes, card = lcodes
-        pairs = np.unique(encoder.ids * card + codes)
-        diversity = np.bincount(pairs // card, minlength=encoder.classes)
-        failing |= diversity < l
-    return _Outcome(encoder, failing, int(sizes[failing].sum()))
+    ids, classes, weights = encoder.ids, encoder.classes, model.weights
+    if model.ucodes is not None and model.linked:
+        persons, n_persons = model.ucodes
+        group, sizes = signature_groups(ids, persons, classes, n_persons)
+        fails = sizes < model.k
+        if model.lcodes is not None:
+            fails |= _diversity(group[persons], model.lcodes, len(sizes)) < model.l
+        person_fails = fails[group]
+        violating = int(weights[person_fails[persons]].sum())
+        return _Outcome(encoder, np.zeros(classes, dtype=bool), violating, person_fails)
+    if model.ucodes is not None:
+        members = persons_per_class(ids, model.ucodes[0], classes)
+    else:
+        members = np.bincount(ids, weights=weights, minlength=classes)
+    failing = members < model.k
+    if model.lcodes is not None:
+        failing |= _diversity(ids, model.lcodes, classes) < model.l
+    rows = np.bincount(ids, weights=weights, minlength=classes)
+    return _Outcome(encoder, failing, int(rows[failing].sum()))
 
 
 def _best_step(
@@ -413,6 +472,22 @@ def _best_step(
     return None if best is None else (best[1], best[2])
 
 
+def _lift_alone(levels: list[_Levels], model: _Model, budget: int) -> list[int]:
+    """Per quasi-identifier, the lowest level at which that column *alone* leaves few
+    enough violating rows. A class over all columns lies inside its class over one, so no
+    level below this can pass (Incognito's subset property): the search starts here."""
+    chosen = []
+    for lv in levels:
+        at = 0
+        while _evaluate([lv], [at], model).violating > budget:
+            step = lv.next_level(at)
+            if step is None:
+                break
+            at = step
+        chosen.append(at)
+    return chosen
+
+
 def choose_levels(
     counts: pa.Table,
     qis: Sequence[QuasiIdentifier],
@@ -421,8 +496,13 @@ def choose_levels(
     l_column: str | None = None,
     l: int = 1,  # noqa: E741
     max_suppression: float,
+    unit_column: str | None = None,
+    linked: bool = False,
 ) -> KPlan:
-    """Generalize greedily until few enough rows need suppressing; see the module doc."""
+    """Generalize greedily until few enough rows need suppressing; see the module doc.
+
+    With `unit_column` (the privacy unit), k and l count persons; `linked` says a released
+    pseudonym ties each person's rows together (see units.py)."""
     weights = counts[COUNT].to_numpy().astype(np.float64)
     rows = int(weights.sum())
     if rows < k:
@@ -430,16 +510,25 @@ def choose_levels(
             f"k={k} is larger than the table ({rows} rows): no {k}-anonymous release exists"
         )
     levels = [_Levels.build(qi, counts[qi.name].combine_chunks()) for qi in qis]
-    lcodes = None
+    lcodes = ucodes = unit_values = None
     if l_column is not None:
         codes, values = _codes(counts[l_column].combine_chunks())
         lcodes = (codes, len(values))
+    if unit_column is not None:
+        codes, unit_values = _codes(counts[unit_column].combine_chunks())
+        ucodes = (codes, len(unit_values))
+        if len(unit_values) < k:
+            raise KAnonymityError(
+                f"k={k} is larger than the number of persons ({len(unit_values)}) in the table"
+            )
+    model = _Model(weights, lcodes, ucodes, linked and ucodes is not None, k, l)
 
     def evaluate(chosen: Sequence[int]) -> _Outcome:
-        return _evaluate(levels, chosen, weights, lcodes, k, l)
+        return _evaluate(levels, chosen, model)
 
     budget = int(np.floor(max_suppression * rows))
-    chosen = [0] * len(qis)
+    chosen = _lift_alone(levels, model, budget)
+    model.compress(levels, chosen)
     outcome = evaluate(chosen)
     while outcome.violating > budget:
         step = _best_step(levels, chosen, outcome, evaluate)
@@ -449,6 +538,9 @@ def choose_levels(
             )
         chosen, outcome = step
     picked = list(zip(levels, chosen, strict=True))
+    suppressed_units = None
+    if outcome.failing_persons is not None:
+        suppressed_units = unit_values.filter(pa.array(outcome.failing_persons))
     return KPlan(
         k=k,
         l=l,
@@ -457,11 +549,21 @@ def choose_levels(
         heights={lv.qi.name: lv.qi.ladder.top for lv, _ in picked},
         rows=rows,
         rows_suppressed=outcome.violating,
-        information_loss=float(np.mean([c / lv.qi.ladder.top for lv, c in picked])),
+        information_loss=float(np.mean([c / lv.qi.ladder.top for lv, c in picked]))
+        if picked
+        else 0.0,
         dictionaries={lv.qi.name: lv.values[c] for lv, c in picked},
         encoder=outcome.encoder.freeze(),
         suppressed=outcome.failing,
+        suppressed_units=suppressed_units,
+        model=_model_name(unit_column, model.linked),
     )
+
+
+def _model_name(unit_column: str | None, linked: bool) -> str:
+    if unit_column is None:
+        return "rows"
+    return "persons, rows linked by a pseudonym" if linked else "persons"
 
 
 def _unreachable(k: int, l: int, l_column, violating: int, rows: int, limit: float) -> str:  # noqa: E741
@@ -479,21 +581,36 @@ def verify(
     k: int,
     l_column: str | None = None,
     l: int = 1,  # noqa: E741
+    unit_column: str | None = None,
+    linked: bool = False,
 ) -> None:
-    """Check an output's own combination counts: every class has >= k rows (and >= l values)."""
+    """Check an output's own combination counts: every class has >= k rows, or persons
+    (and >= l values); with linked rows, every person's set of classes is shared by >= k
+    persons. Grouping is done here afresh, not with the search's codes."""
     if counts is None or counts.num_rows == 0:
         return
-    classes = counts.group_by(list(qis), use_threads=False).aggregate(
-        [(COUNT, "sum"), ([], "count_all")]
-    )
-    smallest = pc.min(classes[f"{COUNT}_sum"]).as_py()
-    if smallest < k:
+    frame = counts.to_pandas()
+    keys = list(qis)
+    classes = frame.groupby(keys, dropna=False, sort=False).ngroup() if keys else 0
+    frame = frame.assign(__class__=classes)
+    if unit_column is not None and linked:
+        persons, uniques = pd.factorize(frame[unit_column], use_na_sentinel=False)
+        cls = np.asarray(frame["__class__"], dtype=np.int64)
+        group, _ = signature_groups(cls, persons, int(cls.max()) + 1, len(uniques))
+        frame["__group__"] = group[persons]
+        by, who = "__group__", unit_column
+    else:
+        by, who = "__class__", unit_column
+    grouped = frame.groupby(by, dropna=False, sort=False)
+    members = grouped[who].nunique(dropna=False) if who else grouped[COUNT].sum()
+    unit = "persons" if who else "rows"
+    if members.min() < k:
         raise KAnonymityError(
-            f"output check failed: a class over {', '.join(qis)} has {smallest} rows, "
-            f"fewer than k={k}"
+            f"output check failed: a class over {', '.join(qis) or '(no columns)'} has "
+            f"{members.min()} {unit}, fewer than k={k}"
         )
     if l_column is not None:
-        least = pc.min(classes["count_all"]).as_py()
+        least = grouped[l_column].nunique(dropna=False).min()
         if least < l:
             raise KAnonymityError(
                 f"output check failed: a class has {least} distinct {l_column!r} values, "

@@ -23,12 +23,27 @@ from desensitize.errors import DataError, PolicyError
 from desensitize.rules import RULES, Rule
 from desensitize.rules.base import kind_of
 
-__all__ = ["CLASSES", "ColumnPolicy", "LDiversity", "Policy", "as_policy", "schema_of"]
+__all__ = [
+    "CLASSES",
+    "MAX_RECORD_EPSILON",
+    "ColumnPolicy",
+    "LDiversity",
+    "Policy",
+    "PrivacyUnit",
+    "as_policy",
+    "schema_of",
+]
 
 CLASSES = ("identifier", "quasi_identifier", "sensitive", "attribute", "drop")
 PROTECTED = frozenset({"identifier", "sensitive"})
 DEFAULT_MAX_SUPPRESSION = 0.05
-_POLICY_KEYS = frozenset({"k", "l_diversity", "max_suppression", "columns"})
+# Record noise at or below this epsilon per value is differential privacy on its own, so the
+# release gate does not count the column as a quasi-identifier; noisier-than-this is
+# near-raw and counts like any other released value.
+MAX_RECORD_EPSILON = 1.0
+_POLICY_KEYS = frozenset({"k", "l_diversity", "max_suppression", "columns", "privacy_unit"})
+# Rules whose output carries no raw character and is keyed per lease: the gate leaves them out.
+_PSEUDONYM_RULES = frozenset({"token", "fake"})
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,21 @@ class LDiversity:
 
     column: str
     l: int  # noqa: E741 - the letter of the model's name
+
+
+@dataclass(frozen=True)
+class PrivacyUnit:
+    """The column naming the person behind each row; `max_rows` bounds one person's rows
+    in aggregates. With it, k and l count distinct persons, not rows."""
+
+    column: str
+    max_rows: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"column": self.column}
+        if self.max_rows is not None:
+            out["max_rows"] = self.max_rows
+        return out
 
 
 @dataclass(frozen=True)
@@ -85,7 +115,9 @@ def _column(name: str, spec: Any) -> ColumnPolicy:
     if link is not None and (not isinstance(link, str) or not link or not rule_class.keyed):
         raise PolicyError(name, "'link' must be a group name, and only keyed rules take one")
     rule = rule_class(name, spec, link=link)
-    if classification in PROTECTED and rule.releases_raw:
+    # A sensitive column may go out as it is when l-diversity protects it (checked with the
+    # policy, which knows the l-diversity column); an identifier never.
+    if classification == "identifier" and rule.releases_raw:
         raise PolicyError(
             name, f"rule {rule_name!r} releases raw values, which class {classification!r} forbids"
         )
@@ -100,6 +132,7 @@ class Policy:
     k: int | None = None
     l_diversity: LDiversity | None = None
     max_suppression: float = DEFAULT_MAX_SUPPRESSION
+    privacy_unit: PrivacyUnit | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Policy:
@@ -117,6 +150,7 @@ class Policy:
             k=_k(data.get("k")),
             l_diversity=_l_diversity(data.get("l_diversity")),
             max_suppression=_max_suppression(data.get("max_suppression")),
+            privacy_unit=_privacy_unit(data.get("privacy_unit")),
         )
         policy._check_privacy_model()
         return policy
@@ -134,23 +168,40 @@ class Policy:
         raise PolicyError(None, f"policy files must be .json, .yaml or .yml, got {path.name!r}")
 
     def _check_privacy_model(self) -> None:
-        # Without quasi-identifiers k and l are vacuous (nothing links a row to a person),
-        # so a lease of only non-identifying columns keeps the offer's k without error.
-        qis = self.quasi_identifiers
-        for name in qis:
+        target = self.l_diversity.column if self.l_diversity else None
+        for column in self.columns:
+            raw = column.rule is not None and column.rule.releases_raw
+            if column.classification == "sensitive" and raw and column.name != target:
+                raise PolicyError(
+                    column.name,
+                    f"rule {column.rule.name!r} releases raw values of a sensitive column; "
+                    "only the l-diversity column may, since the criterion protects it",
+                )
+        if target is not None and target in self.names:
+            if self.column(target).classification == "quasi_identifier":
+                raise PolicyError(target, "the l-diversity column must not be a quasi_identifier")
+            rule = self.column(target).rule
+            if rule is not None and rule.needs_fit():
+                raise PolicyError(target, "the l-diversity column cannot use quantile bounds")
+        if self.k is None and self.l_diversity is None:
+            return  # no privacy model: nothing is searched, quantile bounds may be fitted
+        # Without released quasi-identifiers k and l are vacuous (nothing links a row to a
+        # person), so a lease of only non-identifying columns keeps the offer's k.
+        for name in self.released_quasi_identifiers:
             rule = self.column(name).rule
             if rule is not None and rule.needs_fit():
                 raise PolicyError(
-                    name, f"rule {rule.name!r} with quantiles cannot be a quasi_identifier"
+                    name,
+                    f"rule {rule.name!r} with quantile bounds is released as a quasi-identifier "
+                    "and bounds taken from the data leak it: declare 'bounds'",
                 )
-        if self.l_diversity is not None:
-            target = self.l_diversity.column
-            if target in qis:
-                raise PolicyError(target, "the l-diversity column must not be a quasi_identifier")
-            if target in self.names:
-                rule = self.column(target).rule
-                if rule is not None and rule.needs_fit():
-                    raise PolicyError(target, "the l-diversity column cannot use quantile bounds")
+        if self.privacy_unit is not None and self.privacy_unit.column in self.names:
+            unit = self.column(self.privacy_unit.column)
+            if unit.rule is not None and not _is_pseudonym(unit):
+                raise PolicyError(
+                    unit.name,
+                    "the privacy unit names persons: token it or drop it, never release it",
+                )
 
     @property
     def names(self) -> list[str]:
@@ -158,7 +209,31 @@ class Policy:
 
     @property
     def quasi_identifiers(self) -> list[str]:
+        """The columns the policy declares as quasi-identifiers."""
         return [c.name for c in self.columns if c.classification == "quasi_identifier"]
+
+    @property
+    def released_quasi_identifiers(self) -> list[str]:
+        """Every released column an attacker can join on, whatever its declared class.
+
+        A mask keeps raw characters and keep, generalize and coding release values, so all
+        count; keyed per-lease pseudonyms (token, fake), record noise within
+        `MAX_RECORD_EPSILON` and the l-diversity column (the criterion protects it) do not.
+        """
+        target = self.l_diversity.column if self.l_diversity else None
+        return [
+            c.name
+            for c in self.columns
+            if c.rule is not None
+            and c.name != target
+            and not _is_pseudonym(c)
+            and not _is_private_noise(c)
+        ]
+
+    @property
+    def linked(self) -> bool:
+        """True if a released pseudonym can tie several rows of one person together."""
+        return any(c.rule is not None and _is_pseudonym(c) for c in self.columns)
 
     @property
     def output_columns(self) -> list[str]:
@@ -168,6 +243,8 @@ class Policy:
     def required_columns(self) -> list[str]:
         """Every column the input must have (named ones and the l-diversity column)."""
         extra = [self.l_diversity.column] if self.l_diversity else []
+        if self.privacy_unit is not None:
+            extra.append(self.privacy_unit.column)
         return list(dict.fromkeys([*self.names, *extra]))
 
     def column(self, name: str) -> ColumnPolicy:
@@ -183,6 +260,8 @@ class Policy:
         if self.l_diversity is not None:
             out["l_diversity"] = {"column": self.l_diversity.column, "l": self.l_diversity.l}
         out["max_suppression"] = self.max_suppression
+        if self.privacy_unit is not None:
+            out["privacy_unit"] = self.privacy_unit.to_dict()
         out["columns"] = {c.name: c.to_dict() for c in self.columns}
         return out
 
@@ -231,6 +310,31 @@ def _l_diversity(value: Any) -> LDiversity | None:
             value["column"], f"'l' of l_diversity must be an integer >= 1, got {level!r}"
         )
     return LDiversity(value["column"], level)
+
+
+def _is_pseudonym(column: ColumnPolicy) -> bool:
+    return column.rule is not None and column.rule.name in _PSEUDONYM_RULES
+
+
+def _is_private_noise(column: ColumnPolicy) -> bool:
+    rule = column.rule
+    return rule is not None and rule.name == "noise" and rule.epsilon <= MAX_RECORD_EPSILON
+
+
+def _privacy_unit(value: Any) -> PrivacyUnit | None:
+    if value is None:
+        return None
+    ok = isinstance(value, Mapping) and "column" in value and set(value) <= {"column", "max_rows"}
+    if not ok or not isinstance(value["column"], str) or not value["column"]:
+        raise PolicyError(
+            None, "'privacy_unit' must be {'column': name} with an optional 'max_rows' integer"
+        )
+    rows = value.get("max_rows")
+    if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1):
+        raise PolicyError(
+            value["column"], f"'max_rows' of privacy_unit must be an integer >= 1, got {rows!r}"
+        )
+    return PrivacyUnit(value["column"], rows)
 
 
 def _max_suppression(value: Any) -> float:

@@ -10,9 +10,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from desensitize.rules.base import Context, Params, Rule, as_text, fixed_width_text
+from desensitize.rules.base import (
+    STAR,
+    Context,
+    Ladder,
+    Params,
+    Rule,
+    as_text,
+    fixed_width_text,
+    map_distinct,
+    stars,
+)
 
-__all__ = ["COMPOUND_SURNAMES", "PRESETS", "Mask"]
+__all__ = ["COMPOUND_SURNAMES", "PRESETS", "Mask", "MaskLadder"]
 
 # (keep_first, keep_last) of the presets that are plain prefix/suffix masks.
 _ENDS = {"cn_resident_id": (6, 4), "cn_mobile": (3, 4), "bank_card": (0, 4), "cn_name": (1, 0)}
@@ -46,6 +56,9 @@ class Mask(Rule):
         first, last = _ENDS.get(self.preset or "", (0, 0))
         self.keep_first = params.integer("keep_first", first)
         self.keep_last = params.integer("keep_last", last)
+
+    def ladder(self) -> Ladder:
+        return MaskLadder(self)
 
     def transform(self, values: pa.Array, ctx: Context) -> pa.Array:
         text = as_text(values)
@@ -160,3 +173,79 @@ def _slice(text: pa.Array, first: pa.Array | pa.Scalar) -> pa.Array:
         return pc.utf8_slice_codeunits(text, 0, first.as_py())
     two = pc.utf8_slice_codeunits(text, 0, 2)
     return pc.if_else(pc.equal(first, 2), two, pc.utf8_slice_codeunits(text, 0, 1))
+
+
+class MaskLadder(Ladder):
+    """A mask keeps raw characters, so the release gate may have to keep fewer: each level
+    hides more of the masked value (the ID's suffix, then its district, city and province
+    digits), '*' at the top. Levels render from the level-0 mask, which is the base."""
+
+    def __init__(self, rule: Mask) -> None:
+        self.rule = rule
+        self.steps = _steps(rule)
+        self.labels = (*(_label(rule, step) for step in self.steps), STAR)
+
+    def base(self, values: pa.Array, ctx: Context) -> pa.Array:
+        return self.rule.transform(values, ctx)
+
+    def at(self, base: pa.Array, level: int) -> pa.Array:
+        if level == 0:
+            return base
+        if level >= self.top:
+            return stars(len(base))
+        return map_distinct(base, lambda distinct: self._render(distinct, self.steps[level]))
+
+    def _render(self, distinct: pa.Array, step: tuple[int, int] | str) -> pa.Array:
+        char = self.rule.char
+        if step == "email_domain":  # 'a***@domain' -> '****@domain'
+            return pc.replace_substring_regex(distinct, pattern=r"^[^@]", replacement=char)
+        if isinstance(step, str):  # an address cut to its province and city, or province
+            pattern = _ADDRESS_LEVELS[step]
+            return pc.replace_substring_regex(
+                distinct, pattern=pattern, replacement=r"\1" + _HIDDEN
+            )
+        first, last = step
+        return self.rule._ends(distinct, pa.scalar(first), pa.scalar(last))
+
+
+# Address levels below the mask's province + city + district: the capture group is kept.
+_PROVINCE = r"(?:[^省]{2,7}省|[^区]{2,10}?自治区|北京市|天津市|上海市|重庆市)"
+_ADDRESS_LEVELS = {
+    "address_city": rf"^({_PROVINCE}?(?:[^市州盟*]{{1,10}}?(?:市|自治州|地区|盟))?).*$",
+    "address_province": rf"^({_PROVINCE}?).*$",
+}
+# Prefix lengths a resident ID keeps level by level: county, city, province codes.
+_ID_PREFIXES = (6, 4, 2)
+
+
+def _steps(rule: Mask) -> tuple[tuple[int, int] | str, ...]:
+    if rule.preset == "email":
+        return ((0, 0), "email_domain")
+    if rule.preset == "address":
+        return ((0, 0), "address_city", "address_province")
+    if rule.preset == "cn_name":
+        return ((1, 0),)
+    first, last = rule.keep_first, rule.keep_last
+    steps: list[tuple[int, int]] = [(first, last)]
+    if last:
+        steps.append((first, 0))
+    prefixes = _ID_PREFIXES if rule.preset == "cn_resident_id" else ()
+    shorter = [p for p in prefixes if p < first] or _halvings(first)
+    steps.extend((p, 0) for p in shorter)
+    return tuple(steps)
+
+
+def _halvings(first: int) -> list[int]:
+    out = []
+    while first > 1:
+        first //= 2
+        out.append(first)
+    return out
+
+
+def _label(rule: Mask, step: tuple[int, int] | str) -> str:
+    if isinstance(step, str):
+        return step.replace("_", " ")
+    if rule.preset in ("email", "address", "cn_name") and step in ((0, 0), (1, 0)):
+        return f"mask {rule.preset}"
+    return f"mask {step[0]}+{step[1]}"

@@ -65,7 +65,7 @@ def _one(spec: dict, **policy: object) -> dict:
         (_one({"class": "identifier"}), "column 'x': class 'identifier' needs a 'rule'"),
         (_one({"class": "attribute", "rule": "blur"}), "column 'x': unknown rule 'blur'"),
         (_one({"class": "identifier", "rule": "keep"}), "column 'x': rule 'keep' releases raw"),
-        (_one({"class": "sensitive", "rule": "keep"}), "class 'sensitive' forbids"),
+        (_one({"class": "sensitive", "rule": "keep"}), "only the l-diversity column may"),
         (
             _one({"class": "sensitive", "rule": "top_bottom_code", "bounds": [0, 1]}),
             "column 'x': rule 'top_bottom_code' releases raw values",
@@ -125,10 +125,17 @@ def _one(spec: dict, **policy: object) -> dict:
             "column 'x': the l-diversity column must not be a quasi_identifier",
         ),
         (
-            _one(
-                {"class": "quasi_identifier", "rule": "top_bottom_code", "quantiles": [0.01, 0.99]}
-            ),
-            "column 'x': rule 'top_bottom_code' with quantiles cannot be a quasi_identifier",
+            _one({"class": "attribute", "rule": "top_bottom_code", "quantiles": [0.01, 0.99]}, k=5),
+            "column 'x': rule 'top_bottom_code' with quantile bounds is released as a quasi",
+        ),
+        (_one({"class": "drop"}, privacy_unit="x"), "'privacy_unit' must be {'column': name}"),
+        (
+            _one({"class": "drop"}, privacy_unit={"column": "x", "max_rows": 0}),
+            "column 'x': 'max_rows' of privacy_unit must be an integer >= 1",
+        ),
+        (
+            _one({"class": "quasi_identifier"}, k=5, privacy_unit={"column": "x"}),
+            "column 'x': the privacy unit names persons: token it or drop it",
         ),
         ({"columns": {}}, "'columns' must be a non-empty mapping"),
         ({"columns": {"x": {"class": "drop"}}, "kk": 5}, "unknown policy key"),
@@ -197,3 +204,49 @@ def test_validate_for_refuses_a_rule_that_does_not_fit_the_column_type(
 
 def test_validate_for_accepts_a_fitting_dataframe(issue_policy: dict, people) -> None:
     Policy.from_dict(issue_policy).validate_for(people)
+
+
+def test_a_sensitive_column_goes_out_as_it_is_only_under_l_diversity() -> None:
+    policy = Policy.from_dict(
+        {
+            "k": 2,
+            "l_diversity": {"column": "diagnosis", "l": 2},
+            "columns": {
+                "diagnosis": {"class": "sensitive", "rule": "keep"},
+                "district": {"class": "quasi_identifier"},
+            },
+        }
+    )
+    assert policy.column("diagnosis").rule.name == "keep"
+    assert policy.released_quasi_identifiers == ["district"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "counted"),
+    [
+        ({"class": "identifier", "rule": "mask", "preset": "cn_resident_id"}, True),
+        ({"class": "attribute", "rule": "keep"}, True),
+        ({"class": "attribute", "rule": "top_bottom_code", "bounds": [0, 9]}, True),
+        ({"class": "identifier", "rule": "token"}, False),
+        ({"class": "identifier", "rule": "fake", "kind": "name"}, False),
+        ({"class": "attribute", "rule": "noise", "epsilon": 1.0, "bounds": [0, 9]}, False),
+        ({"class": "attribute", "rule": "noise", "epsilon": 50.0, "bounds": [0, 9]}, True),
+    ],
+)
+def test_every_released_column_but_pseudonyms_and_private_noise_is_counted(
+    spec: dict, counted: bool
+) -> None:
+    policy = Policy.from_dict({"k": 5, "columns": {"x": spec}})
+    assert ("x" in policy.released_quasi_identifiers) is counted
+
+
+def test_the_privacy_unit_round_trips() -> None:
+    body = {
+        "k": 5,
+        "privacy_unit": {"column": "student_id", "max_rows": 40},
+        "columns": {"student_id": {"class": "identifier", "rule": "token"}},
+    }
+    policy = Policy.from_dict(body)
+    assert policy.privacy_unit.max_rows == 40 and policy.linked
+    assert Policy.from_dict(policy.to_dict()).hash() == policy.hash()
+    assert policy.to_dict()["privacy_unit"] == body["privacy_unit"]
