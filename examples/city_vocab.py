@@ -186,6 +186,23 @@ SCHOOLS = [
     "罗湖区翠竹小学",
 ]
 
+# The school bus route serving each school; a route's last stop is where its pupils get on
+# in the afternoon.
+SCHOOL_ROUTES: dict[str, str] = {
+    "深圳中学": "SB-02 福田线",
+    "深圳实验学校": "SB-02 福田线",
+    "深圳外国语学校": "SB-02 福田线",
+    "红岭中学": "SB-02 福田线",
+    "育才中学": "SB-01 南山线",
+    "南山外国语学校": "SB-01 南山线",
+    "宝安中学": "SB-03 宝安线",
+    "龙岗区平冈中学": "SB-04 龙岗线",
+    "龙华中学": "SB-04 龙岗线",
+    "福田区荔园小学": "SB-02 福田线",
+    "南山区第二外国语学校": "SB-01 南山线",
+    "罗湖区翠竹小学": "SB-02 福田线",
+}
+
 # School bus routes as polylines of (stop name, lat, lon); buses run along them.
 BUS_ROUTES: dict[str, list[tuple[str, float, float]]] = {
     "SB-01 南山线": [

@@ -4,6 +4,10 @@ Faker costs tens of microseconds per value, so every table draws small pools of
 Faker values once and combines them with vectorized numpy indexing; a million
 citizens take a few seconds. The same seed always gives the same rows.
 
+Trips, school-bus boardings and clinic visits belong to stable people (a card, a
+student, a patient) who each contribute many rows; ``examples/people_tables.py``
+makes those tables, because privacy has to count persons, not rows.
+
 Run directly or through ``datalease generate``::
 
     python examples/generate_city_data.py citizens --rows 1000000 --out citizens.parquet
@@ -26,20 +30,17 @@ from faker import Faker
 
 from examples.city_vocab import (
     BUS_ROUTES,
-    CLINICS,
-    DIAGNOSIS_CATEGORIES,
     EMAIL_DOMAINS,
-    METRO_STATIONS,
     MOBILE_PREFIXES,
     OTHER_REGION_CODES,
-    SCHOOLS,
     SHENZHEN_DISTRICTS,
 )
 
 ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 ID_CHECK_CHARS = np.array(list("10X98765432"))
 CHUNK_ROWS = 500_000
-# Example data lives in one November week so that time-based generalization is meaningful.
+# Example data starts in one November week so that time-based generalization is meaningful;
+# trips cover that week, school boardings and clinic visits the four weeks from it.
 WEEK_START = pd.Timestamp("2026-11-02T00:00:00Z")
 TABLES = ("citizens", "transit_trips", "school_bus_gps", "student_boardings", "clinic_visits")
 
@@ -97,14 +98,15 @@ def citizen_ids(index: np.ndarray) -> np.ndarray:
     return _concat("C", _zfill(index, 9))
 
 
-def _citizens_chunk(start: int, rows: int, seed: int, chunk: int) -> pd.DataFrame:
-    rng = _rng(seed, "citizens", chunk)
-    pools = _pools(seed)
-    index = np.arange(start, start + rows)
+def citizen_identity(rng: np.random.Generator, rows: int) -> dict[str, np.ndarray]:
+    """District, birth date, gender and resident ID: the first draws of a citizens chunk.
+
+    Kept apart so that tables about the same people (clinic patients) can rebuild a
+    citizen's identity from the citizens chunk's generator without the other columns.
+    """
     names = list(SHENZHEN_DISTRICTS)
     shares = np.array([v[1] for v in SHENZHEN_DISTRICTS.values()])
     district_idx = rng.choice(len(names), size=rows, p=shares / shares.sum())
-    district = np.array(names)[district_idx]
 
     # Birth region: the home district for locals, elsewhere in China for about 60%.
     local_codes = np.array([v[0] for v in SHENZHEN_DISTRICTS.values()])[district_idx]
@@ -119,11 +121,22 @@ def _citizens_chunk(start: int, rows: int, seed: int, chunk: int) -> pd.DataFram
     ).astype("datetime64[D]")
     birth_str = np.char.replace(birth.astype(str), "-", "")
     seq = rng.integers(0, 500, rows) * 2 + rng.integers(0, 2, rows)  # 0..999; odd = male
-    gender = np.where(seq % 2 == 1, "男", "女")
     first17 = _concat(region, birth_str, _zfill(seq, 3)).astype(str)
     digits = np.frombuffer(first17.astype("S17").tobytes(), dtype=np.uint8).reshape(rows, 17) - 48
-    resident_id = _concat(first17, gb11643_check_char(digits))
+    return {
+        "district": np.array(names)[district_idx],
+        "birth": birth,
+        "gender": np.where(seq % 2 == 1, "男", "女"),
+        "resident_id": _concat(first17, gb11643_check_char(digits)),
+    }
 
+
+def _citizens_chunk(start: int, rows: int, seed: int, chunk: int) -> pd.DataFrame:
+    rng = _rng(seed, "citizens", chunk)
+    pools = _pools(seed)
+    index = np.arange(start, start + rows)
+    who = citizen_identity(rng, rows)
+    district = who["district"]
     surname = pools["surname"][rng.integers(0, len(pools["surname"]), rows)]
     given = pools["given"][rng.integers(0, len(pools["given"]), rows)]
     mobile = _concat(
@@ -152,11 +165,11 @@ def _citizens_chunk(start: int, rows: int, seed: int, chunk: int) -> pd.DataFram
         {
             "citizen_id": citizen_ids(index),
             "name": _concat(surname, given),
-            "resident_id": resident_id,
+            "resident_id": who["resident_id"],
             "mobile": mobile,
             "email": email,
-            "birth_date": pd.to_datetime(birth),
-            "gender": gender,
+            "birth_date": pd.to_datetime(who["birth"]),
+            "gender": who["gender"],
             "district": district,
             "address": address,
             "household_size": rng.choice(
@@ -164,48 +177,6 @@ def _citizens_chunk(start: int, rows: int, seed: int, chunk: int) -> pd.DataFram
             ),
             "monthly_income": income.astype(np.int64),
             "card_id": card_ids(index),
-        }
-    )
-
-
-def _weekly_times(rng: np.random.Generator, rows: int) -> pd.DatetimeIndex:
-    """UTC timestamps over one week with morning and evening commuting peaks (UTC+8 local)."""
-    day = rng.integers(0, 7, rows)
-    peak = rng.random(rows)
-    local_hour = np.where(
-        peak < 0.35,
-        rng.normal(8.2, 0.8, rows),
-        np.where(peak < 0.7, rng.normal(18.3, 1.0, rows), rng.uniform(6, 23, rows)),
-    )
-    seconds = np.clip(local_hour, 5.5, 23.5) * 3600 + rng.integers(0, 60, rows)
-    offsets = day * 86_400 + seconds.astype(np.int64) - 8 * 3600
-    return WEEK_START + pd.to_timedelta(offsets, unit="s")
-
-
-def _transit_chunk(start: int, rows: int, seed: int, chunk: int, citizens: int) -> pd.DataFrame:
-    rng = _rng(seed, "transit_trips", chunk)
-    who = rng.integers(0, citizens, rows)
-    n = len(METRO_STATIONS)
-    board = rng.integers(0, n, rows)
-    hop = rng.integers(1, 15, rows) * rng.choice([-1, 1], rows)
-    alight = np.clip(board + hop, 0, n - 1)
-    alight = np.where(alight == board, (board + 1) % n, alight)
-    stops = np.abs(alight - board)
-    boarding = _weekly_times(rng, rows)
-    ride = pd.to_timedelta(stops * 150 + rng.integers(60, 400, rows), unit="s")
-    # Shenzhen Metro fares: 2 yuan for the first stretch, then 1 yuan per band, in fen.
-    fare = (200 + 100 * np.ceil(np.maximum(stops - 2, 0) / 3)).astype(np.int64)
-    stations = np.array(METRO_STATIONS)
-    return pd.DataFrame(
-        {
-            "trip_id": _concat("T", _zfill(np.arange(start, start + rows), 10)),
-            "card_id": card_ids(who),
-            "citizen_id": citizen_ids(who),
-            "boarding_station": stations[board],
-            "alighting_station": stations[alight],
-            "boarding_time": boarding,
-            "alighting_time": boarding + ride,
-            "fare_fen": fare,
         }
     )
 
@@ -249,60 +220,26 @@ def _bus_chunk(start: int, rows: int, seed: int, chunk: int) -> pd.DataFrame:
     )
 
 
-def _boardings_chunk(start: int, rows: int, seed: int, chunk: int) -> pd.DataFrame:
-    rng = _rng(seed, "student_boardings", chunk)
-    pools = _pools(seed)
-    routes = list(BUS_ROUTES)
-    route_idx = rng.integers(0, len(routes), rows)
-    stop = np.empty(rows, dtype=object)
-    for r, name in enumerate(routes):
-        sel = route_idx == r
-        stop_names = np.array([p[0] for p in BUS_ROUTES[name]])
-        stop[sel] = stop_names[rng.integers(0, len(stop_names) - 1, sel.sum())]
-    name = _concat(
-        pools["surname"][rng.integers(0, len(pools["surname"]), rows)],
-        pools["child_given"][rng.integers(0, len(pools["child_given"]), rows)],
-    )
-    day = rng.integers(0, 5, rows)
-    seconds = (7 * 3600 + rng.integers(0, 3600, rows)) + day * 86_400 - 8 * 3600
-    return pd.DataFrame(
-        {
-            "boarding_id": _concat("B", _zfill(np.arange(start, start + rows), 9)),
-            "student_name": name,
-            "school": np.array(SCHOOLS)[rng.integers(0, len(SCHOOLS), rows)],
-            "route": np.array(routes)[route_idx],
-            "bus_id": _concat("粤B", _zfill(route_idx * 3 + rng.integers(0, 3, rows) + 70_000, 5)),
-            "stop": stop.astype(str),
-            "boarding_time": WEEK_START + pd.to_timedelta(seconds, unit="s"),
-        }
-    )
+def _chunk_maker(
+    table: str, rows: int, citizens: int
+) -> Callable[[int, int, int, int], pd.DataFrame]:
+    """The chunk maker of ``table``; tables about people also see the whole row count."""
+    # Imported here: people_tables builds on this module's helpers.
+    from examples import people_tables
 
-
-def _clinic_chunk(start: int, rows: int, seed: int, chunk: int, citizens: int) -> pd.DataFrame:
-    rng = _rng(seed, "clinic_visits", chunk)
-    who = rng.integers(0, citizens, rows)
-    diag = rng.integers(0, len(DIAGNOSIS_CATEGORIES), rows)
-    seconds = rng.integers(0, 7 * 86_400, rows)
-    cost = np.round(rng.lognormal(np.log(28_000) + (diag % 4) * 0.2, 0.8, rows), -2)
-    return pd.DataFrame(
-        {
-            "visit_id": _concat("V", _zfill(np.arange(start, start + rows), 10)),
-            "citizen_id": citizen_ids(who),
-            "clinic": np.array(CLINICS)[rng.integers(0, len(CLINICS), rows)],
-            "visit_time": WEEK_START + pd.to_timedelta(seconds, unit="s"),
-            "diagnosis_category": np.array(DIAGNOSIS_CATEGORIES)[diag],
-            "cost_fen": cost.astype(np.int64),
-        }
-    )
-
-
-def _chunk_maker(table: str, citizens: int) -> Callable[[int, int, int, int], pd.DataFrame]:
+    chunk_rows = CHUNK_ROWS  # read now, so a patched value reaches the citizens rebuild
     makers: dict[str, Callable[[int, int, int, int], pd.DataFrame]] = {
         "citizens": _citizens_chunk,
-        "transit_trips": lambda s, r, seed, c: _transit_chunk(s, r, seed, c, citizens),
+        "transit_trips": lambda s, r, seed, c: people_tables.transit_chunk(
+            s, r, seed, c, rows, citizens
+        ),
         "school_bus_gps": _bus_chunk,
-        "student_boardings": _boardings_chunk,
-        "clinic_visits": lambda s, r, seed, c: _clinic_chunk(s, r, seed, c, citizens),
+        "student_boardings": lambda s, r, seed, c: people_tables.boardings_chunk(
+            s, r, seed, c, rows
+        ),
+        "clinic_visits": lambda s, r, seed, c: people_tables.clinic_chunk(
+            s, r, seed, c, rows, citizens, chunk_rows
+        ),
     }
     if table not in makers:
         raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
@@ -320,7 +257,7 @@ def iter_chunks(
     """Yield ``table`` in chunks; chunk boundaries are fixed so output depends only on the seed."""
     if rows < 0:
         raise ValueError(f"rows must be >= 0, got {rows}")
-    make = _chunk_maker(table, citizens or max(rows // 5, 1))
+    make = _chunk_maker(table, rows, citizens or max(rows // 5, 1))
     for chunk, start in enumerate(range(0, rows, CHUNK_ROWS)):
         block = make(start, min(CHUNK_ROWS, rows - start), seed, chunk)
         for sub in range(0, len(block), chunk_rows):
@@ -331,7 +268,7 @@ def generate(table: str, rows: int, seed: int = 0, *, citizens: int | None = Non
     """One whole table in memory."""
     parts = list(iter_chunks(table, rows, seed, citizens=citizens))
     if not parts:  # an empty table keeps the columns and dtypes of a full one
-        return _chunk_maker(table, 1)(0, 1, seed, 0).iloc[:0]
+        return _chunk_maker(table, 1, citizens or 1)(0, 1, seed, 0).iloc[:0]
     return pd.concat(parts, ignore_index=True)
 
 

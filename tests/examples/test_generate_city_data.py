@@ -116,3 +116,93 @@ def test_unknown_table_is_refused_with_the_choices():
     result = CliRunner().invoke(app, ["generate", "weather", "--rows", "5"])
     assert result.exit_code != 0
     assert "citizens" in result.output
+
+
+# Tables about people: privacy counts persons, so persons must be in the data.
+
+
+def _local(times: pd.Series) -> pd.Series:
+    return times.dt.tz_convert("Asia/Shanghai")
+
+
+@pytest.fixture(scope="module")
+def boardings() -> pd.DataFrame:
+    return generate("student_boardings", 4000, seed=11)
+
+
+def test_students_are_far_fewer_than_boardings_and_keep_their_attributes(boardings):
+    students = boardings.groupby("student_id")
+    assert 1 < students.ngroups <= len(boardings) // 20
+    stable = ["student_name", "grade", "school", "home_stop", "route"]
+    assert (students[stable].nunique() == 1).all().all()
+    assert boardings["grade"].between(1, 9).all()
+    mornings = boardings[boardings["direction"] == "上学"]
+    assert (mornings["stop"] == mornings["home_stop"]).all()
+
+
+def test_most_students_board_twice_per_school_day_at_habitual_times(boardings):
+    local = _local(boardings["boarding_time"])
+    assert local.dt.dayofweek.lt(5).all()
+    per_day = boardings.groupby(["student_id", local.dt.date]).size()
+    assert (per_day == 2).mean() > 0.8
+    mornings = boardings.assign(minute=local.dt.hour * 60 + local.dt.minute)
+    mornings = mornings[mornings["direction"] == "上学"]
+    spread = mornings.groupby("student_id")["minute"].std().dropna()
+    assert (spread < 10).mean() > 0.7
+
+
+def test_a_students_rows_span_chunks_as_the_same_student(monkeypatch, boardings):
+    import examples.generate_city_data as gen
+
+    monkeypatch.setattr(gen, "CHUNK_ROWS", 333)
+    chunked = gen.generate("student_boardings", 4000, seed=11)
+    assert len(chunked) == 4000
+    pd.testing.assert_series_equal(chunked["student_id"], boardings["student_id"])
+    stable = ["student_name", "grade", "school", "home_stop"]
+    assert (chunked.groupby("student_id")[stable].nunique() == 1).all().all()
+
+
+def test_transit_cards_belong_to_riders_who_commute_from_home():
+    trips = generate("transit_trips", 6000, seed=4)
+    cards = trips.groupby("card_id")
+    assert cards.ngroups <= len(trips) // 5
+    assert (cards["citizen_id"].nunique() == 1).all()
+    assert trips.groupby("citizen_id")["card_id"].nunique().eq(1).all()
+    local = _local(trips["boarding_time"])
+    morning = trips[local.dt.dayofweek.lt(5) & local.dt.hour.between(6, 9)]
+    starts = morning.groupby("card_id")["boarding_station"]
+    usual = starts.agg(lambda s: s.value_counts().iloc[0] / len(s))[starts.size() >= 4]
+    assert len(usual) > 50
+    assert (usual >= 0.8).mean() > 0.7
+
+
+def test_clinic_patients_come_back_as_the_same_citizen():
+    visits = generate("clinic_visits", 3000, seed=5)
+    patients = visits.groupby("patient_id")
+    assert patients.size().mean() >= 2.5
+    assert (patients.size() >= 3).mean() > 0.3
+    stable = ["citizen_id", "resident_id", "gender", "birth_year", "district"]
+    assert (patients[stable].nunique() == 1).all().all()
+    assert visits.groupby("resident_id")["patient_id"].nunique().eq(1).all()
+    assert all(resident_id_is_valid(v) for v in visits["resident_id"].unique())
+    frequent = patients["diagnosis_category"].agg(lambda s: s.value_counts().iloc[0] / len(s))
+    assert frequent[patients.size() >= 5].mean() > 0.7
+
+
+def test_clinic_patients_have_their_citizens_identity(monkeypatch):
+    import examples.generate_city_data as gen
+
+    monkeypatch.setattr(gen, "CHUNK_ROWS", 150)  # patients' citizens span citizens chunks
+    visits = gen.generate("clinic_visits", 2000, seed=6)
+    citizens = gen.generate("citizens", 400, seed=6).set_index("citizen_id")
+    them = citizens.loc[visits["citizen_id"]]
+    assert (them["resident_id"].to_numpy() == visits["resident_id"].to_numpy()).all()
+    assert (them["gender"].to_numpy() == visits["gender"].to_numpy()).all()
+    assert (them["birth_date"].dt.year.to_numpy() == visits["birth_year"].to_numpy()).all()
+
+
+@pytest.mark.parametrize("table", ["student_boardings", "clinic_visits"])
+def test_people_tables_write_byte_identical_files(tmp_path, table):
+    paths = [write(table, 900, tmp_path / f"{n}.csv", seed=3, encoding="gbk") for n in "ab"]
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert len(pd.read_csv(paths[0], encoding="gbk")) == 900
