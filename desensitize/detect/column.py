@@ -12,7 +12,7 @@ from desensitize.detect.base import ValueDetector, name_has_hint
 from desensitize.detect.contact import ipv4_prefix_length, is_cn_mobile, is_email, is_ipv4
 from desensitize.detect.finance import is_bank_card
 from desensitize.detect.names import is_cn_name
-from desensitize.detect.numeric import NumericFacts, amount_bounds, numeric_kind
+from desensitize.detect.numeric import NumericFacts, numeric_kind
 from desensitize.detect.plate import is_cn_plate
 from desensitize.detect.resident_id import is_resident_id
 from desensitize.detect.temporal import has_time_of_day, is_date, parse_dates
@@ -43,7 +43,7 @@ BIRTH_HINTS = ("birth", "dob", "出生", "生日")
 @dataclass(frozen=True)
 class Detection:
     """The kind of a column, the share of sampled non-null values that fit it, and facts
-    the suggested rule needs (``bounds`` of an amount, whether a date is a birth date)."""
+    the suggested rule needs (an IP prefix length, whether a date is a birth date)."""
 
     kind: str
     share: float
@@ -90,10 +90,8 @@ def _numeric(column: str, values: pd.Series) -> Detection:
         if best is not None and best[0].strong and best[0].kind != "datetime":
             return Detection(best[0].kind, best[1], best[2])
     kind, share, hint_used = numeric_kind(column, facts)
-    details: dict[str, object] = {}
-    if kind == "amount":
-        details["bounds"] = amount_bounds(facts)
-    return Detection(kind, share, hint_used, details)
+    # No bounds from the values here: clamp bounds are DP estimates made by the profile.
+    return Detection(kind, share, hint_used)
 
 
 def _temporal(column: str, parsed: pd.Series, share: float) -> Detection:

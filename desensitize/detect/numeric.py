@@ -8,7 +8,7 @@ import numpy as np
 
 from desensitize.detect.base import name_has_hint
 
-__all__ = ["NumericFacts", "amount_bounds", "numeric_kind"]
+__all__ = ["NumericFacts", "numeric_kind"]
 
 LATITUDE_HINTS = ("lat", "纬度")
 LONGITUDE_HINTS = ("lon", "lng", "经度")
@@ -93,22 +93,3 @@ def _coordinate(column: str, facts: NumericFacts) -> tuple[str, float, bool] | N
         share = facts.share_within(-180, 180)
         return ("longitude", share, True) if share >= 0.99 else None
     return None
-
-
-def amount_bounds(facts: NumericFacts) -> list[float]:
-    """Clipping bounds for noise: 0 (or the 1st percentile) to the 99th, rounded outwards.
-
-    Quantiles keep one extreme value from stretching the noise scale; rounding to two
-    significant digits keeps the bounds from repeating an exact data value.
-    """
-    low = 0.0 if facts.values.min() >= 0 else _round_out(np.quantile(facts.values, 0.01), down=True)
-    high = _round_out(np.quantile(facts.values, 0.99), down=False)
-    return [low, max(high, low + 1.0)]
-
-
-def _round_out(value: float, *, down: bool) -> float:
-    if value == 0:
-        return 0.0
-    unit = 10.0 ** (math.floor(math.log10(abs(value))) - 1)
-    rounded = (math.floor if down else math.ceil)(value / unit) * unit
-    return float(round(rounded, 10))
