@@ -17,6 +17,7 @@ from desensitize.policy import ColumnPolicy, Policy
 from desensitize.profile import Profile, profile
 from desensitize.rules import RULES
 from desensitize.stream import BatchSource, ParquetSource, apply_batches, apply_stream
+from desensitize.synthetic import synthetic_sample
 
 __all__ = [
     "RULES",
@@ -38,4 +39,5 @@ __all__ = [
     "ParquetSource",
     "dp",
     "profile",
+    "synthetic_sample",
 ]

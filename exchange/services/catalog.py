@@ -1,10 +1,13 @@
-"""Catalog entries: what a buyer sees before asking for a lease. Never raw values."""
+"""Catalog entries: what a buyer sees before asking for a lease. Never raw values, and
+never a real row, even desensitized: the sample is synthetic (invariant 3)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from exchange.context import Exchange
+from desensitize import DesensitizeError, Policy, synthetic_sample
+from desensitize.synthetic import NOTE
 from exchange.db.models import MICRO, Dataset, Offer
 from exchange.services import datasets as datasets_svc
 from exchange.services import terms as terms_svc
@@ -13,7 +16,8 @@ from exchange.services.leases import extract_epsilon, leasable_columns, now_utc
 INDICATIVE_DAYS = 30
 
 
-def entry(offer: Offer, dataset: Dataset, *, exchange: Exchange | None = None) -> dict[str, Any]:
+def entry(offer: Offer, dataset: Dataset, *, sample_rows: int = 0) -> dict[str, Any]:
+    """One offer as the catalog shows it; with `sample_rows`, a synthetic sample too."""
     policy = datasets_svc.require_policy(dataset)
     specs = policy.to_dict()["columns"]
     columns = leasable_columns(policy)
@@ -48,8 +52,22 @@ def entry(offer: Offer, dataset: Dataset, *, exchange: Exchange | None = None) -
         "indicative_price_minor": indicative["total_minor"],
         "indicative_terms": {"days": INDICATIVE_DAYS, "columns": "all", "epsilon": eps},
     }
-    if exchange is not None:
-        out["preview"] = datasets_svc.preview(
-            exchange, dataset, rows=exchange.settings.preview_rows
-        )
+    if sample_rows:
+        out["sample"] = sample(dataset, policy, rows=sample_rows)
     return out
+
+
+def sample(dataset: Dataset, policy: Policy, *, rows: int) -> dict[str, Any]:
+    """Synthetic rows in the policy's output formats, made from the profile's column kinds
+    and the policy alone: no data row is read, so none can be shown or re-identified."""
+    # Stable per policy version; keyed columns differ per view (a throwaway key each time).
+    seed = int(dataset.policy_hash[:16], 16) if dataset.policy_hash else 0
+    try:
+        frame = synthetic_sample(policy, dataset.profile or {}, rows=rows, seed=seed)
+    except DesensitizeError:
+        frame = None  # a rule that needs real values cannot run on made-up ones
+    out: dict[str, Any] = {"synthetic": True, "note": NOTE}
+    if frame is None:
+        return {**out, "columns": [], "rows": []}
+    records = frame.to_json(orient="records", date_format="iso", force_ascii=False)
+    return {**out, "columns": [str(c) for c in frame.columns], "rows": json.loads(records)}

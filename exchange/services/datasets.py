@@ -162,10 +162,20 @@ def set_policy(
     session: Session, exchange: Exchange, dataset: Dataset, actor: Account, body: dict[str, Any]
 ) -> Dataset:
     policy = load_policy(exchange, dataset, body)
+    # The release is made now, so a policy that fails the gate is refused with its reasons
+    # (a 422 naming the columns and class sizes) before anything is offered.
+    from exchange.services.releases import ensure_release
+
+    release = ensure_release(session, exchange, dataset, policy)
     dataset.policy = policy.to_dict()
     dataset.policy_hash = policy.hash()
     exchange.log.record(
-        session, "policy_set", actor=actor.id, dataset=dataset.id, policy_hash=dataset.policy_hash
+        session,
+        "policy_set",
+        actor=actor.id,
+        dataset=dataset.id,
+        policy_hash=dataset.policy_hash,
+        release=release.id,
     )
     return dataset
 
@@ -179,8 +189,20 @@ def require_policy(dataset: Dataset) -> Policy:
     return Policy.from_dict(dataset.policy)
 
 
-def preview(exchange: Exchange, dataset: Dataset, *, rows: int) -> dict[str, Any]:
-    """Desensitized sample and the risk/utility report, under a preview-only key."""
+def preview(
+    session: Session, exchange: Exchange, dataset: Dataset, viewer: Account, *, rows: int
+) -> dict[str, Any]:
+    """Desensitized real rows and the risk/utility report, under a preview-only key.
+
+    Real rows, even desensitized, are shown before a lease only to the dataset's own
+    provider (auditors and operators read its details, not its rows), and every view is
+    an access event in the verifiable log. The caller commits.
+    """
+    if viewer.role != "provider" or dataset.provider_id != viewer.id:
+        raise Forbidden(
+            f"only the provider of dataset {dataset.id} may preview its rows; "
+            "buyers see the catalog's synthetic sample"
+        )
     policy = require_policy(dataset)
     sample = read_raw(exchange, dataset, max_rows=PREVIEW_SAMPLE_ROWS)
     # A key that no lease uses, so preview tokens cannot be linked to any extract.
@@ -189,6 +211,15 @@ def preview(exchange: Exchange, dataset: Dataset, *, rows: int) -> dict[str, Any
         raise Invalid(f"the dataset has {len(sample)} rows, fewer than k={policy.k}")
     result = apply(sample, policy, keys)
     head = result.frame.head(rows)
+    # Logged once the rows exist: a refused or failed preview showed nothing.
+    exchange.log.record(
+        session,
+        "preview_view",
+        actor=viewer.id,
+        dataset=dataset.id,
+        rows=len(head),
+        policy_hash=dataset.policy_hash,
+    )
     return {
         "rows": _json_rows(head),
         "columns": [str(c) for c in head.columns],

@@ -79,6 +79,7 @@ PUBLIC = {r: OK for r in ROLES}
 ANY_ACCOUNT = {r: OK for r in ACCOUNTS}
 AUDIT = {"auditor": OK, "operator": OK}
 BUYER_OWN = {"buyer": OK}
+OWN_PROVIDER = {"provider": OK}
 LEASE_READERS = {"buyer": OK, "provider": OK, "auditor": OK, "operator": OK}
 
 
@@ -92,7 +93,8 @@ def table(s: State, frame: pd.DataFrame) -> list[tuple[str, str, str, dict[str, 
         ("account list", "GET", "/v1/accounts", {}, {"operator": OK}),
         ("dataset list", "GET", "/v1/datasets", {}, {"provider": OK, "provider2": OK, **AUDIT}),
         ("dataset", "GET", f"/v1/datasets/{s.dataset}", {}, {"provider": OK, **AUDIT}),
-        ("preview", "GET", f"/v1/datasets/{s.dataset}/preview", {}, {"provider": OK}),
+        # real rows before a lease: the dataset's own provider only, not auditors or operators
+        ("preview", "GET", f"/v1/datasets/{s.dataset}/preview", {}, OWN_PROVIDER),
         ("offer", "GET", f"/v1/offers/{s.offer}", {}, ANY_ACCOUNT),
         ("catalog", "GET", "/v1/catalog", {}, ANY_ACCOUNT),
         ("catalog entry", "GET", f"/v1/catalog/{s.offer}", {}, ANY_ACCOUNT),

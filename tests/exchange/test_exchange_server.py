@@ -81,7 +81,8 @@ def test_a_real_server_runs_the_story_and_keeps_it_across_a_restart(tmp_path, ci
         offer = ok(provider.post("/v1/offers", json=offer_body(dataset["id"])), 201)
 
         # -- buyer: catalog, quote, lease, payment (retried once) --------------------------
-        assert ok(buyer.get(f"/v1/catalog/{offer['id']}"))["preview"]["rows"]
+        sample = ok(buyer.get(f"/v1/catalog/{offer['id']}"))["sample"]
+        assert sample["synthetic"] and sample["rows"]
         request = {"offer_id": offer["id"], "purpose": "traffic-planning", "days": 30}
         request["epsilon"] = 1.0
         quote = ok(buyer.post("/v1/quotes", json=request), 201)

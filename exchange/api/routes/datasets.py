@@ -170,7 +170,11 @@ def put_policy(
     return DatasetPublic.of(dataset)
 
 
-@router.get("/{dataset_id}/preview", response_model=PreviewPublic)
+@router.get(
+    "/{dataset_id}/preview",
+    response_model=PreviewPublic,
+    summary="Desensitized real rows, for the dataset's own provider only; each view is logged",
+)
 def get_preview(
     dataset_id: str,
     session: SessionDep,
@@ -179,4 +183,6 @@ def get_preview(
     rows: int = Query(20, ge=1, le=200),
 ) -> dict[str, Any]:
     dataset = svc.get_owned(session, dataset_id, account)
-    return svc.preview(exchange, dataset, rows=rows)
+    out = svc.preview(session, exchange, dataset, account, rows=rows)
+    session.commit()
+    return out

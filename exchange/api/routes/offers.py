@@ -57,10 +57,10 @@ def list_catalog(
 @router.get(
     "/catalog/{offer_id}",
     tags=["catalog"],
-    summary="One offer with its desensitized preview and risk report",
+    summary="One offer with a synthetic sample in its output formats (no real row)",
 )
 def catalog_entry(
     offer_id: str, session: SessionDep, _: CurrentAccount, exchange: ExchangeDep
 ) -> dict[str, Any]:
     offer, dataset = offers.catalog_offer(session, offer_id)
-    return catalog.entry(offer, dataset, exchange=exchange)
+    return catalog.entry(offer, dataset, sample_rows=exchange.settings.preview_rows)
