@@ -162,20 +162,10 @@ def set_policy(
     session: Session, exchange: Exchange, dataset: Dataset, actor: Account, body: dict[str, Any]
 ) -> Dataset:
     policy = load_policy(exchange, dataset, body)
-    # The release is made now, so a policy that fails the gate is refused with its reasons
-    # (a 422 naming the columns and class sizes) before anything is offered.
-    from exchange.services.releases import ensure_release
-
-    release = ensure_release(session, exchange, dataset, policy)
     dataset.policy = policy.to_dict()
     dataset.policy_hash = policy.hash()
     exchange.log.record(
-        session,
-        "policy_set",
-        actor=actor.id,
-        dataset=dataset.id,
-        policy_hash=dataset.policy_hash,
-        release=release.id,
+        session, "policy_set", actor=actor.id, dataset=dataset.id, policy_hash=dataset.policy_hash
     )
     return dataset
 
