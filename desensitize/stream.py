@@ -178,6 +178,7 @@ def _transform_all(
     writer: _Sink,
     io: ThreadPoolExecutor,
     rows: int,
+    row_ids: str | None = None,
 ) -> Report:
     """Pass two: transform each batch while the previous one is being written.
 
@@ -188,30 +189,35 @@ def _transform_all(
     sample = _UtilitySample(policy)
     pending: Future | None = None
 
-    def complete(table: pa.Table, started: Any) -> None:
+    def complete(table: pa.Table, started: Any, offset: int) -> None:
         nonlocal pending
         out, kept = engine.complete(started)
         sample.add(table, out, kept)
+        if row_ids:
+            out = out.append_column(row_ids, pa.array(offset + np.flatnonzero(kept)))
         if pending is not None:
             pending.result()
         pending = io.submit(writer.write, out)
         pa.default_memory_pool().release_unused()  # this thread's freed pages, see engine
 
-    previous: tuple[pa.Table, Any] | None = None
+    previous: tuple[pa.Table, Any, int] | None = None
     batches = _rebatch(reader.batches(policy.required_columns), rows)
     for offset, table in batches:
         started = engine.start(table, offset)
         if previous is not None:
             complete(*previous)
         engine.count_raw(table)
-        previous = (table, started)
+        previous = (table, started, offset)
     if previous is not None:
         complete(*previous)
     if pending is not None:
         pending.result()
     if writer.schema is None:  # an empty input still gets the policy's columns
         empty = reader.schema.empty_table().select(policy.required_columns)
-        writer.write(engine.transform(empty, 0)[0])
+        out = engine.transform(empty, 0)[0]
+        if row_ids:
+            out = out.append_column(row_ids, pa.array([], pa.int64()))
+        writer.write(out)
     writer.close()
     return engine.finish(sample.finish())
 
@@ -280,22 +286,30 @@ def apply_batches(
     *,
     sink_format: str = "parquet",
     batch_rows: int = 100_000,
+    row_ids: str | None = None,
 ) -> Report:
     """`apply_stream` for a batch source and an open binary sink (CSV or Parquet).
 
+    With `row_ids`, each output row also carries its input position in a column of that
+    name (a release keeps it to align leases and trace leaks; it is never leased).
     The caller owns the sink: on an error it must discard what was written.
     """
     if sink_format not in ("csv", "parquet"):
         raise ValueError(f"sink_format must be csv or parquet, got {sink_format!r}")
     writer = _Sink(sink, sink_format)
     try:
-        return _run(source, writer, as_policy(policy), keys, batch_rows)
+        return _run(source, writer, as_policy(policy), keys, batch_rows, row_ids)
     finally:
         writer.close()
 
 
 def _run(
-    reader: Any, writer: _Sink, policy: Policy, keys: Keyring | bytes, batch_rows: int
+    reader: Any,
+    writer: _Sink,
+    policy: Policy,
+    keys: Keyring | bytes,
+    batch_rows: int,
+    row_ids: str | None = None,
 ) -> Report:
     """Pass one surveys the k-anonymity columns; pass two transforms and writes."""
     if batch_rows < 1:
@@ -313,4 +327,4 @@ def _run(
                 pa.default_memory_pool().release_unused()
         engine.prepare()
         pa.default_memory_pool().release_unused()  # what the level search used
-        return _transform_all(engine, reader, writer, io, rows)
+        return _transform_all(engine, reader, writer, io, rows, row_ids)

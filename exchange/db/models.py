@@ -142,6 +142,7 @@ class Lease(Base):
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     key_id: Mapped[str] = mapped_column(String(40))
     max_downloads: Mapped[int] = mapped_column(Integer)
+    release_id: Mapped[str | None] = mapped_column(ForeignKey("releases.id"), default=None)
     downloads: Mapped[int] = mapped_column(Integer, default=0)
     extract_name: Mapped[str | None] = mapped_column(String(80), default=None)
     extract_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
@@ -153,6 +154,24 @@ class Lease(Base):
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
     paid_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Release(Base):
+    """A dataset anonymized once for one policy version: every lease is a projection of it,
+    so no two leases can be differenced. Stored encrypted, with each row's input position."""
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("dataset_id", "policy_hash"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    policy_hash: Mapped[str] = mapped_column(String(64))
+    policy: Mapped[dict[str, Any]] = mapped_column()
+    storage_name: Mapped[str] = mapped_column(String(80))
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(BigInteger)
+    report: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class LedgerEntry(Base):

@@ -16,6 +16,7 @@ from exchange.db.models import Account, Dataset
 from exchange.errors import Conflict, Forbidden, Invalid, NotFound
 from exchange.ingest import UploadError, detect_encoding, detect_format, iter_batches
 from exchange.services.raw import raw_context, read_raw, write_table
+from exchange.services.releases import ensure_release
 
 GRADES = ("core", "important", "general")
 PROFILE_ROWS = 10_000
@@ -162,10 +163,18 @@ def set_policy(
     session: Session, exchange: Exchange, dataset: Dataset, actor: Account, body: dict[str, Any]
 ) -> Dataset:
     policy = load_policy(exchange, dataset, body)
+    # The release is made now, so a policy that fails the gate is refused with its reasons
+    # (a 422 naming the columns and class sizes) before anything is offered.
+    release = ensure_release(session, exchange, dataset, policy)
     dataset.policy = policy.to_dict()
     dataset.policy_hash = policy.hash()
     exchange.log.record(
-        session, "policy_set", actor=actor.id, dataset=dataset.id, policy_hash=dataset.policy_hash
+        session,
+        "policy_set",
+        actor=actor.id,
+        dataset=dataset.id,
+        policy_hash=dataset.policy_hash,
+        release=release.id,
     )
     return dataset
 

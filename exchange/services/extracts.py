@@ -7,19 +7,22 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from desensitize import ParquetSource, Policy, apply_batches
+from desensitize import Policy
+from desensitize.rules.base import Context
+from desensitize.watermark import dither, shuffle_order
 from exchange.context import Exchange
-from exchange.db.models import MICRO, Account, Dataset, Lease, Offer
+from exchange.db.models import MICRO, Account, Dataset, Lease, Offer, Release
 from exchange.errors import Forbidden
 from exchange.extract_writer import neutralise_formulas
+from exchange.services import releases
+from exchange.services.datasets import require_policy
 from exchange.services.leases import lease_keys, now_utc
 from exchange.services.lifecycle import require_active
-from exchange.services.raw import data_key as data_key_of
-from exchange.services.raw import ensure_table, table_context, table_name
 
 CSV_BATCH_ROWS = 50_000
 
@@ -28,15 +31,24 @@ def _extract_context(lease_id: str) -> bytes:
     return f"extract:{lease_id}".encode()
 
 
-def lease_policy(dataset: Dataset, offer: Offer, lease: Lease) -> Policy:
-    """The dataset's policy narrowed to the leased columns, with the offer's k."""
-    body = dict(dataset.policy or {})
-    body["columns"] = {c: body["columns"][c] for c in lease.columns}
-    body["k"] = offer.k
-    diversity = body.get("l_diversity")
-    if diversity and diversity.get("column") not in lease.columns:
-        body.pop("l_diversity")
-    return Policy.from_dict(body)
+def project(exchange: Exchange, release: Release, lease: Lease) -> pa.Table:
+    """The lease's extract: the release's rows on the leased columns, pseudonyms re-keyed
+    with the lease's keys, noisy numbers dithered, rows in the lease's keyed order."""
+    policy = Policy.from_dict(release.policy)
+    keys = lease_keys(exchange, lease)
+    table = releases.read(exchange, release, lease.columns)
+    rows = table.column(releases.ROW).to_numpy()
+    ctx = Context(keys)
+    columns: dict[str, pa.Array] = {}
+    for name in lease.columns:
+        values = table.column(name).combine_chunks()
+        rule = policy.column(name).rule
+        if rule.name in ("token", "fake"):
+            values = rule.transform(values, ctx)  # a keyed PRF of the release's token
+        elif rule.name == "noise":
+            values = dither(values, rows, keys, name, rule.bounds)
+        columns[name] = values
+    return pa.table(columns).take(pa.array(shuffle_order(keys, len(rows))))
 
 
 def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
@@ -46,20 +58,17 @@ def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
     dataset = session.get(Dataset, lease.dataset_id)
     offer = session.get(Offer, lease.offer_id)
     assert dataset is not None and offer is not None
-    policy = lease_policy(dataset, offer, lease)
+    release = session.get(Release, lease.release_id) if lease.release_id else None
+    if release is None:  # a lease requested before releases existed
+        release = releases.ensure_release(session, exchange, dataset, require_policy(dataset))
+        lease.release_id = release.id
     # A name of its own: two workers making the same extract must not overwrite each other.
     name = f"extract-{lease.id}-{secrets.token_hex(4)}"
     data_key = exchange.store.new_data_key()
-    dataset_key = data_key_of(exchange, dataset)
-    ensure_table(exchange, dataset, dataset_key)
-    source = ParquetSource(
-        lambda: exchange.store.open_plaintext(
-            table_name(dataset.id), dataset_key, context=table_context(dataset.id)
-        )
-    )
-    # Two streaming passes over the encrypted table: memory stays bounded by the batch size.
+    extract = project(exchange, release, lease)
     with exchange.store.writer(name, data_key, context=_extract_context(lease.id)) as writer:
-        result = apply_batches(source, writer, policy, lease_keys(exchange, lease))
+        pq.write_table(extract, writer, row_group_size=CSV_BATCH_ROWS)
+    result_rows = extract.num_rows
     claimed = session.execute(
         update(Lease)
         .where(Lease.id == lease.id, Lease.extract_name.is_(None))
@@ -67,7 +76,8 @@ def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
             extract_name=name,
             extract_wrapped_key=exchange.master.wrap(data_key, context=_extract_context(lease.id)),
             extract_sha256=writer.plaintext_sha256,
-            extract_rows=result.rows_out,
+            extract_rows=result_rows,
+            release_id=release.id,
         )
     )
     if claimed.rowcount != 1:  # another worker made it first: keep theirs
@@ -81,14 +91,16 @@ def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
         lease=lease.id,
         dataset=dataset.id,
         buyer=lease.buyer_id,
-        policy_hash=policy.hash(),
+        policy_hash=release.policy_hash,
+        release=release.id,
+        release_sha256=release.sha256,
         raw_sha256=dataset.raw_sha256,
         extract_sha256=writer.plaintext_sha256,
-        key_id=result.key_id,
-        rows=result.rows_out,
+        key_id=lease.key_id,
+        rows=result_rows,
         k=offer.k,
         epsilon=str(lease.extract_epsilon_micro / MICRO),
-        suppressed_rows=result.rows_suppressed,
+        suppressed_rows=release.report.get("rows_suppressed", 0),
     )
     session.execute(update(Lease).where(Lease.id == lease.id).values(receipt_index=index))
     session.refresh(lease)

@@ -16,6 +16,7 @@ from desensitize.errors import BudgetExceeded
 from exchange.context import Exchange
 from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Lease, Offer
 from exchange.errors import Conflict, Forbidden, Invalid, NotFound
+from exchange.services import releases
 from exchange.services import terms as terms_svc
 from exchange.services.datasets import require_policy
 from exchange.services.ids import new_id
@@ -119,6 +120,10 @@ def request_lease(session: Session, exchange: Exchange, buyer: Account, req: Lea
         epsilon=req.epsilon + eps_extract,
         now=now,
     )
+    # The lease is a projection of the current release; an organisation that holds an older
+    # release of the dataset gets this one only if the two cannot be joined below k.
+    release = releases.ensure_release(session, exchange, dataset, policy)
+    releases.check_joinable(session, exchange, buyer, dataset, release)
     lease_id = new_id("lse")
     secret = lease_secret(exchange, offer, dataset, buyer)
     lease = Lease(
@@ -142,6 +147,7 @@ def request_lease(session: Session, exchange: Exchange, buyer: Account, req: Lea
         wrapped_key=exchange.master.wrap(secret, context=_lease_context(lease_id)),
         key_id=Keyring(secret).key_id,
         max_downloads=int(offer.terms.get("max_downloads", 3)),
+        release_id=release.id,
         decided_at=now if decision.automatic else None,
     )
     lease.agreement = terms_svc.agreement(offer=offer, dataset=dataset, lease=lease, buyer=buyer)

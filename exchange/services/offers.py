@@ -66,6 +66,13 @@ def create_offer(
     k = int(body.get("k") or policy.k or 1)
     if k > dataset.rows:
         raise Invalid(f"k={k} is larger than the dataset's {dataset.rows} rows")
+    if k > (policy.k or 1):
+        # Every lease is a projection of the one release made at the policy's k; a higher k
+        # per offer would need a second release that could be differenced with the first.
+        raise Invalid(
+            f"k={k} is above the policy's k={policy.k or 1}: every lease is a projection of "
+            f"the dataset's one release at the policy's k; raise the policy's k to {k} first"
+        )
     cap_micro = round(float(body["epsilon_cap"]) * MICRO)
     if cap_micro < dataset.epsilon_spent_micro:
         raise Conflict(

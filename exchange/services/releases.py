@@ -1,0 +1,188 @@
+"""Releases: a dataset is anonymized once per policy version, and every lease is a
+projection of that one release (plus its own keyed tokens, row order and dither).
+
+A projection of a k-anonymous release is k-anonymous, and two leases of one release
+hold the same rows, so leases cannot be differenced. A buyer organisation that holds an
+extract of an older release gets one of a newer release only if the two joined row by
+row still pass the gate (`check_joinable`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from desensitize import Keyring, ParquetSource, Policy, apply_batches
+from exchange.context import Exchange
+from exchange.db.models import Account, Dataset, Lease, Release
+from exchange.errors import Conflict
+from exchange.services.ids import new_id
+from exchange.services.raw import data_key as data_key_of
+from exchange.services.raw import ensure_table, table_context, table_name
+
+ROW = "__row__"  # the input position of each released row; never leased
+
+
+def release_keys(exchange: Exchange, dataset_id: str) -> Keyring:
+    """One key per dataset, not per policy version: a pseudonym's release token, and so a
+    buyer's linkable token, stays the same when the policy changes."""
+    return Keyring(exchange.master.derive(f"release:{dataset_id}"))
+
+
+def _context(release_id: str) -> bytes:
+    return f"release:{release_id}".encode()
+
+
+def current(session: Session, dataset: Dataset) -> Release | None:
+    if dataset.policy_hash is None:
+        return None
+    return session.scalars(
+        select(Release).where(
+            Release.dataset_id == dataset.id, Release.policy_hash == dataset.policy_hash
+        )
+    ).first()
+
+
+def ensure_release(
+    session: Session, exchange: Exchange, dataset: Dataset, policy: Policy
+) -> Release:
+    """The release of `policy` for `dataset`, made now if it does not exist yet.
+
+    The gate runs here: a policy whose release would not be k-anonymous (and l-diverse)
+    over every released column raises `KAnonymityError`, and nothing is kept."""
+    found = session.scalars(
+        select(Release).where(
+            Release.dataset_id == dataset.id, Release.policy_hash == policy.hash()
+        )
+    ).first()
+    if found is not None:
+        return found
+    release_id = new_id("rel")
+    name = f"release-{release_id}"
+    data_key = exchange.store.new_data_key()
+    dataset_key = data_key_of(exchange, dataset)
+    ensure_table(exchange, dataset, dataset_key)
+    source = ParquetSource(
+        lambda: exchange.store.open_plaintext(
+            table_name(dataset.id), dataset_key, context=table_context(dataset.id)
+        )
+    )
+    with exchange.store.writer(name, data_key, context=_context(release_id)) as writer:
+        report = apply_batches(
+            source, writer, policy, release_keys(exchange, dataset.id), row_ids=ROW
+        )
+    release = Release(
+        id=release_id,
+        dataset_id=dataset.id,
+        policy_hash=policy.hash(),
+        policy=policy.to_dict(),
+        storage_name=name,
+        wrapped_key=exchange.master.wrap(data_key, context=_context(release_id)),
+        sha256=writer.plaintext_sha256,
+        rows=report.rows_out,
+        report=_public_report(report.to_dict()),
+    )
+    try:
+        with session.begin_nested():
+            session.add(release)
+            session.flush()
+    except IntegrityError:  # another worker released this policy first: keep theirs
+        exchange.store.delete(name)
+        return ensure_release(session, exchange, dataset, policy)
+    exchange.log.record(
+        session,
+        "release",
+        actor="exchange",
+        dataset=dataset.id,
+        release=release.id,
+        policy_hash=release.policy_hash,
+        release_sha256=release.sha256,
+        rows=release.rows,
+        suppressed_rows=report.rows_suppressed,
+        counted_columns=report.gate["counted_columns"],
+        counts=report.gate["counts"],
+        k=policy.k,
+    )
+    return release
+
+
+def _public_report(report: dict[str, Any]) -> dict[str, Any]:
+    """The release report without key ids (they name the release key)."""
+    columns = {
+        name: {k: v for k, v in entry.items() if k != "key_id"}
+        for name, entry in report["columns"].items()
+    }
+    return {**{k: v for k, v in report.items() if k != "key_id"}, "columns": columns}
+
+
+def read(exchange: Exchange, release: Release, columns: list[str]) -> pa.Table:
+    """Columns of a release (decrypted on the fly), with each row's input position."""
+    key = exchange.master.unwrap(release.wrapped_key, context=_context(release.id))
+    with exchange.store.open_plaintext(
+        release.storage_name, key, context=_context(release.id)
+    ) as fh:
+        return pq.read_table(fh, columns=[*columns, ROW])
+
+
+def check_joinable(
+    session: Session, exchange: Exchange, buyer: Account, dataset: Dataset, release: Release
+) -> None:
+    """Refuse a lease of `release` to a buyer organisation holding an extract of another
+    release of the dataset, unless both joined row by row stay k-anonymous.
+
+    The join is the strongest an attacker could make (by the rows' true identity, as a
+    linkable pseudonym would allow): every class over the released columns of both must
+    still hold k rows, and a row one release suppressed counts as a value of its own."""
+    held = _held_releases(session, buyer, dataset, release)
+    if not held:
+        return
+    policy = Policy.from_dict(release.policy)
+    k = policy.k or 1
+    new = _qi_frame(exchange, release, "new")
+    for old in held:
+        joined = _qi_frame(exchange, old, "old").join(new, how="outer")
+        if not len(joined.columns):
+            continue
+        sizes = joined.fillna("∅").astype(str).groupby(list(joined.columns)).size()
+        if sizes.min() < k:
+            small = int(sizes[sizes < k].sum())
+            raise Conflict(
+                f"your organisation holds an extract of release {old.id} of dataset "
+                f"{dataset.id}; joined row by row with the current release {release.id}, "
+                f"{small} rows fall in classes smaller than k={k} (smallest {int(sizes.min())}"
+                f") over {', '.join(map(str, joined.columns))}, so the new release is not "
+                "leased to you",
+                code="release_not_joinable",
+            )
+
+
+def _held_releases(
+    session: Session, buyer: Account, dataset: Dataset, release: Release
+) -> list[Release]:
+    members = select(Account.id).where(Account.organisation == buyer.organisation)
+    if not buyer.organisation:
+        members = select(Account.id).where(Account.id == buyer.id)
+    ids = session.scalars(
+        select(Lease.release_id)
+        .where(
+            Lease.dataset_id == dataset.id,
+            Lease.buyer_id.in_(members),
+            Lease.extract_name.is_not(None),
+            Lease.release_id.is_not(None),
+            Lease.release_id != release.id,
+        )
+        .distinct()
+    ).all()
+    return [r for r in (session.get(Release, i) for i in ids) if r is not None]
+
+
+def _qi_frame(exchange: Exchange, release: Release, tag: str) -> pd.DataFrame:
+    columns = Policy.from_dict(release.policy).released_quasi_identifiers
+    frame = read(exchange, release, columns).to_pandas().set_index(ROW)
+    return frame.rename(columns={c: f"{tag}:{c}" for c in frame.columns})
