@@ -128,6 +128,39 @@ def verify_ledger(
 
 
 @app.command()
+def trace(
+    leaked: Path = typer.Argument(..., exists=True, dir_okay=False, help="a leaked CSV or Parquet"),
+) -> None:
+    """Name the lease a leaked extract came from (on the server host: it reads the keys)."""
+    from exchange.context import Exchange
+    from exchange.errors import ExchangeError
+    from exchange.services.trace import read_leak
+    from exchange.services.trace import trace as trace_leak
+    from exchange.settings import Settings
+
+    exchange = Exchange.open(Settings())
+    try:
+        with exchange.sessions() as session:
+            result = trace_leak(session, exchange, read_leak(leaked.read_bytes(), leaked.name))
+            exchange.log.record(
+                session,
+                "leak_traced",
+                actor="operator-cli",
+                lease=result["lease_id"],
+                score=str(result["score"]),
+                rows=result.get("rows", 0),
+            )
+            session.commit()
+    except ExchangeError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        exchange.close()
+    typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    raise typer.Exit(0 if result["lease_id"] else 1)
+
+
+@app.command()
 def generate(
     table: str = typer.Argument(
         ..., help="citizens, transit_trips, school_bus_gps, student_boardings or clinic_visits"

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import StreamingResponse
 
 from exchange.api.deps import AuditorAccount, ExchangeDep, SessionDep
+from exchange.errors import PayloadTooLarge
 from exchange.services import audit
+from exchange.services import trace as trace_svc
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 MAX_INDEX = 2**62  # beyond any log; keeps database integers in range
@@ -100,3 +102,32 @@ def revenue(_: AuditorAccount, session: SessionDep, exchange: ExchangeDep) -> di
 )
 def transparency(dataset_id: str, session: SessionDep) -> dict[str, Any]:
     return audit.transparency(session, dataset_id, datetime.now(UTC))
+
+
+@router.post(
+    "/audit/trace",
+    summary="Name the lease a leaked extract came from (multipart field 'file')",
+)
+def trace_leak(
+    auditor: AuditorAccount,
+    session: SessionDep,
+    exchange: ExchangeDep,
+    file: UploadFile = File(...),
+) -> dict[str, Any]:
+    data = file.file.read(exchange.settings.max_upload_bytes + 1)
+    if len(data) > exchange.settings.max_upload_bytes:
+        raise PayloadTooLarge(
+            f"the file is larger than the {exchange.settings.max_upload_bytes} bytes allowed"
+        )
+    leak = trace_svc.read_leak(data, file.filename or "")
+    result = trace_svc.trace(session, exchange, leak)
+    exchange.log.record(
+        session,
+        "leak_traced",
+        actor=auditor.id,
+        lease=result["lease_id"],
+        score=str(result["score"]),
+        rows=len(leak),
+    )
+    session.commit()
+    return result
