@@ -142,15 +142,6 @@ def trace(
     try:
         with exchange.sessions() as session:
             result = trace_leak(session, exchange, read_leak(leaked.read_bytes(), leaked.name))
-            exchange.log.record(
-                session,
-                "leak_traced",
-                actor="operator-cli",
-                lease=result["lease_id"],
-                score=str(result["score"]),
-                rows=result.get("rows", 0),
-            )
-            session.commit()
     except ExchangeError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from None

@@ -334,7 +334,12 @@ def test_the_auditor_can_write_nothing(world, small):
     state = build_state(world, small)
     before_head = world.call("auditor", "GET", "/v1/audit/head").json()
     before_leases = world.call("auditor", "GET", "/v1/leases").json()
-    writes = [row for row in table(state, small) if row[1] in ("POST", "PUT", "PATCH", "DELETE")]
+    # Tracing a leak is a read that carries a file, so it is a POST.
+    writes = [
+        row
+        for row in table(state, small)
+        if row[1] in ("POST", "PUT", "PATCH", "DELETE") and row[0] != "trace"
+    ]
     assert len(writes) >= 12
     for name, method, url, kwargs, _ in writes:
         for key in ({}, {"Idempotency-Key": f"auditor-{name}"}):
