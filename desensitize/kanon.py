@@ -382,6 +382,7 @@ class _Outcome:
     failing: np.ndarray
     violating: int
     failing_persons: np.ndarray | None = None
+    smallest: int = 0  # the smallest class (rows or persons) or signature group
 
 
 @dataclass
@@ -440,7 +441,8 @@ def _evaluate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _O
             fails |= _diversity(group[persons], model.lcodes, len(sizes)) < model.l
         person_fails = fails[group]
         violating = int(weights[person_fails[persons]].sum())
-        return _Outcome(encoder, np.zeros(classes, dtype=bool), violating, person_fails)
+        smallest = int(sizes.min()) if len(sizes) else 0
+        return _Outcome(encoder, np.zeros(classes, dtype=bool), violating, person_fails, smallest)
     if model.ucodes is not None:
         members = persons_per_class(ids, model.ucodes[0], classes)
     else:
@@ -449,7 +451,8 @@ def _evaluate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _O
     if model.lcodes is not None:
         failing |= _diversity(ids, model.lcodes, classes) < model.l
     rows = np.bincount(ids, weights=weights, minlength=classes)
-    return _Outcome(encoder, failing, int(rows[failing].sum()))
+    smallest = int(members.min()) if len(members) else 0
+    return _Outcome(encoder, failing, int(rows[failing].sum()), smallest=smallest)
 
 
 def _best_step(
@@ -534,7 +537,7 @@ def choose_levels(
         step = _best_step(levels, chosen, outcome, evaluate)
         if step is None:
             raise KAnonymityError(
-                _unreachable(k, l, l_column, outcome.violating, rows, max_suppression)
+                _unreachable(k, l, l_column, outcome, rows, max_suppression, levels, model)
             )
         chosen, outcome = step
     picked = list(zip(levels, chosen, strict=True))
@@ -566,11 +569,23 @@ def _model_name(unit_column: str | None, linked: bool) -> str:
     return "persons, rows linked by a pseudonym" if linked else "persons"
 
 
-def _unreachable(k: int, l: int, l_column, violating: int, rows: int, limit: float) -> str:  # noqa: E741
-    what = f"k={k}" + (f" and l={l} on column {l_column!r}" if l_column else "")
+def _unreachable(
+    k: int,
+    l: int,  # noqa: E741
+    l_column: str | None,
+    outcome: _Outcome,
+    rows: int,
+    limit: float,
+    levels: list[_Levels],
+    model: _Model,
+) -> str:
+    what = f"k={k}" + (f" and l={l} on the l-diversity column" if l_column else "")
+    unit = "persons" if model.ucodes is not None else "rows"
+    columns = ", ".join(lv.qi.name for lv in levels) or "(none)"
     return (
-        f"cannot reach {what}: even fully generalized, {violating} of {rows} rows would be "
-        f"suppressed, above max_suppression={limit:g}"
+        f"cannot reach {what} over the released columns {columns}: even fully generalized, "
+        f"the smallest class holds {outcome.smallest} {unit} and {outcome.violating} of "
+        f"{rows} rows would be suppressed, above max_suppression={limit:g}"
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from desensitize import DesensitizeError, Policy, synthetic_sample
 from desensitize.synthetic import NOTE
-from exchange.db.models import MICRO, Dataset, Offer
+from exchange.db.models import MICRO, Dataset, Offer, Release
 from exchange.services import datasets as datasets_svc
 from exchange.services import terms as terms_svc
 from exchange.services.leases import extract_epsilon, leasable_columns, now_utc
@@ -16,8 +16,11 @@ from exchange.services.leases import extract_epsilon, leasable_columns, now_utc
 INDICATIVE_DAYS = 30
 
 
-def entry(offer: Offer, dataset: Dataset, *, sample_rows: int = 0) -> dict[str, Any]:
-    """One offer as the catalog shows it; with `sample_rows`, a synthetic sample too."""
+def entry(
+    offer: Offer, dataset: Dataset, *, sample_rows: int = 0, release: Release | None = None
+) -> dict[str, Any]:
+    """One offer as the catalog shows it; with `sample_rows`, a synthetic sample too, and
+    with its `release`, the release gate's aggregate figures (no row, no value)."""
     policy = datasets_svc.require_policy(dataset)
     specs = policy.to_dict()["columns"]
     columns = leasable_columns(policy)
@@ -54,7 +57,24 @@ def entry(offer: Offer, dataset: Dataset, *, sample_rows: int = 0) -> dict[str, 
     }
     if sample_rows:
         out["sample"] = sample(dataset, policy, rows=sample_rows)
+    if release is not None:
+        out["release"] = release_summary(release)
     return out
+
+
+def release_summary(release: Release) -> dict[str, Any]:
+    """What the gate counted and did, and the risk and utility figures of the release."""
+    report = release.report
+    levels = (report.get("k_anonymity") or {}).get("levels", {})
+    return {
+        "release_id": release.id,
+        "rows": release.rows,
+        "rows_suppressed": report.get("rows_suppressed", 0),
+        "gate": report.get("gate"),
+        "generalization": {name: entry["generalization"] for name, entry in levels.items()},
+        "risk_after": report.get("risk_after"),
+        "utility": report.get("utility"),
+    }
 
 
 def sample(dataset: Dataset, policy: Policy, *, rows: int) -> dict[str, Any]:

@@ -105,3 +105,14 @@ def test_only_the_datasets_provider_previews_real_rows_and_each_view_is_logged(w
         (world.ids["provider"], dataset_id, 20),
     ]
     assert {e["policy_hash"] for e in logged} == {dataset["policy_hash"]}
+
+
+def test_the_catalog_shows_what_the_release_gate_counted_and_did(world, frame):
+    _, offer_id = publish(world, frame)
+    release = world.call("buyer", "GET", f"/v1/catalog/{offer_id}").json()["release"]
+    counted = set(release["gate"]["counted_columns"])
+    # Masks keep raw characters: counted; keyed pseudonyms and private noise: not.
+    assert {"resident_id", "mobile", "birth_date", "district"} <= counted
+    assert not counted & {"name", "citizen_id", "card_id", "address", "monthly_income"}
+    assert set(release["generalization"]) == counted
+    assert release["rows"] + release["rows_suppressed"] == len(frame)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from exchange.api.deps import CurrentAccount, ExchangeDep, ProviderAccount, SessionDep
 from exchange.api.schemas import OfferCreate, OfferPublic
-from exchange.services import catalog, offers
+from exchange.services import catalog, offers, releases
 
 router = APIRouter(prefix="/v1", tags=["offers"])
 
@@ -63,4 +63,9 @@ def catalog_entry(
     offer_id: str, session: SessionDep, _: CurrentAccount, exchange: ExchangeDep
 ) -> dict[str, Any]:
     offer, dataset = offers.catalog_offer(session, offer_id)
-    return catalog.entry(offer, dataset, sample_rows=exchange.settings.preview_rows)
+    return catalog.entry(
+        offer,
+        dataset,
+        sample_rows=exchange.settings.preview_rows,
+        release=releases.current(session, dataset),
+    )
