@@ -269,6 +269,7 @@ class Desensitizer:
                 max_suppression=self.policy.max_suppression,
                 unit_column=UNIT if self.unit else None,
                 linked=self.linked,
+                l_label=self.l_column,
             )
 
     def _rule(self, name: str) -> Rule:
@@ -370,6 +371,7 @@ class Desensitizer:
                 l=self.l,
                 unit_column=UNIT if self.unit else None,
                 linked=self.linked,
+                l_label=self.l_column,
             )
         columns: dict[str, dict[str, Any]] = {}
         for column in self.policy.columns:

@@ -501,6 +501,7 @@ def choose_levels(
     max_suppression: float,
     unit_column: str | None = None,
     linked: bool = False,
+    l_label: str | None = None,
 ) -> KPlan:
     """Generalize greedily until few enough rows need suppressing; see the module doc.
 
@@ -537,7 +538,9 @@ def choose_levels(
         step = _best_step(levels, chosen, outcome, evaluate)
         if step is None:
             raise KAnonymityError(
-                _unreachable(k, l, l_column, outcome, rows, max_suppression, levels, model)
+                _unreachable(
+                    k, l, l_label or l_column, outcome, rows, max_suppression, levels, model
+                )
             )
         chosen, outcome = step
     picked = list(zip(levels, chosen, strict=True))
@@ -579,7 +582,7 @@ def _unreachable(
     levels: list[_Levels],
     model: _Model,
 ) -> str:
-    what = f"k={k}" + (f" and l={l} on the l-diversity column" if l_column else "")
+    what = f"k={k}" + (f" and l={l} on the l-diversity column {l_column!r}" if l_column else "")
     unit = "persons" if model.ucodes is not None else "rows"
     columns = ", ".join(lv.qi.name for lv in levels) or "(none)"
     return (
@@ -598,6 +601,7 @@ def verify(
     l: int = 1,  # noqa: E741
     unit_column: str | None = None,
     linked: bool = False,
+    l_label: str | None = None,
 ) -> None:
     """Check an output's own combination counts: every class has >= k rows, or persons
     (and >= l values); with linked rows, every person's set of classes is shared by >= k
@@ -628,6 +632,6 @@ def verify(
         least = grouped[l_column].nunique(dropna=False).min()
         if least < l:
             raise KAnonymityError(
-                f"output check failed: a class has {least} distinct {l_column!r} values, "
+                f"output check failed: a class has {least} distinct {l_label or l_column!r} values, "
                 f"fewer than l={l}"
             )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from desensitize import Keyring, Policy, apply, profile
 from exchange.context import Exchange
-from exchange.db.models import Account, Dataset
+from exchange.db.models import Account, Dataset, Offer
 from exchange.errors import Conflict, Forbidden, Invalid, NotFound
 from exchange.ingest import UploadError, detect_encoding, detect_format, iter_batches
 from exchange.services.raw import raw_context, read_raw, write_table
@@ -154,7 +154,15 @@ def load_policy(exchange: Exchange, dataset: Dataset, body: dict[str, Any]) -> P
     policy.validate_for(sample)
     # Types alone do not prove a rule can run (e.g. "year" of a text column): run every rule
     # on a sample now, so no buyer ever pays for an extract that cannot be made.
-    rules_only = {k: v for k, v in policy.to_dict().items() if k not in ("k", "l_diversity")}
+    rules_only = {
+        k: v for k, v in policy.to_dict().items() if k not in ("k", "l_diversity", "privacy_unit")
+    }
+    # Without its l-diversity, a sensitive column kept as it is would be refused: the check
+    # is of the rules alone, so it runs as a plain attribute.
+    rules_only["columns"] = {
+        name: {**spec, "class": "attribute"} if spec["class"] == "sensitive" else spec
+        for name, spec in rules_only["columns"].items()
+    }
     apply(sample, Policy.from_dict(rules_only), Keyring(exchange.master.derive("policy-check")))
     return policy
 
@@ -163,6 +171,7 @@ def set_policy(
     session: Session, exchange: Exchange, dataset: Dataset, actor: Account, body: dict[str, Any]
 ) -> Dataset:
     policy = load_policy(exchange, dataset, body)
+    _keep_offer_promises(session, dataset, policy)
     # The release is made now, so a policy that fails the gate is refused with its reasons
     # (a 422 naming the columns and class sizes) before anything is offered.
     release = ensure_release(session, exchange, dataset, policy)
@@ -177,6 +186,20 @@ def set_policy(
         release=release.id,
     )
     return dataset
+
+
+def _keep_offer_promises(session: Session, dataset: Dataset, policy: Policy) -> None:
+    """A new policy may not release below the k an active offer promises its buyers."""
+    promised = session.scalars(
+        select(Offer).where(Offer.dataset_id == dataset.id, Offer.status == "active")
+    ).all()
+    above = [o for o in promised if o.k > (policy.k or 1)]
+    if above:
+        raise Conflict(
+            f"active offer {above[0].id} promises k={above[0].k}, above the new policy's "
+            f"k={policy.k or 1}: withdraw the offer or keep k at {above[0].k} or more",
+            code="offer_promises_k",
+        )
 
 
 def require_policy(dataset: Dataset) -> Policy:

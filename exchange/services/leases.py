@@ -123,6 +123,12 @@ def request_lease(session: Session, exchange: Exchange, buyer: Account, req: Lea
     # The lease is a projection of the current release; an organisation that holds an older
     # release of the dataset gets this one only if the two cannot be joined below k.
     release = releases.ensure_release(session, exchange, dataset, policy)
+    if offer.k > (policy.k or 1):  # offers made before releases existed
+        raise Conflict(
+            f"offer {offer.id} promises k={offer.k} but the dataset's release is made at "
+            f"k={policy.k or 1}; the provider must raise the policy's k",
+            code="offer_promises_k",
+        )
     releases.check_joinable(session, exchange, buyer, dataset, release)
     lease_id = new_id("lse")
     secret = lease_secret(exchange, offer, dataset, buyer)

@@ -28,10 +28,9 @@ DIAGNOSES = ["高血压", "糖尿病", "哮喘", "健康", "骨折"]
 TOKEN = {"class": "identifier", "rule": "token"}
 KEEP = {"class": "quasi_identifier", "rule": "keep"}
 INCOME = {"class": "sensitive", "rule": "noise", "epsilon": 1.0, "bounds": [0, 100000]}
-# The l-diversity column: declared sensitive it is refused by the service (see the xfail
-# below), so the attacks declare it an attribute; the gate protects it by l either way.
+# The l-diversity column, released as it is: the criterion is what protects it.
 SENSITIVE_DIAGNOSIS = {"class": "sensitive", "rule": "keep"}
-DIAGNOSIS = {"class": "attribute", "rule": "keep"}
+DIAGNOSIS = SENSITIVE_DIAGNOSIS
 
 
 def generalized(unit: str) -> dict[str, Any]:
@@ -293,11 +292,6 @@ def test_an_unreachable_l_is_refused_and_nothing_is_kept(world):
     assert "l=2" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the gate's l-diversity refusal names the engine's internal column "
-    "'__l_value__' instead of the policy's l-diversity column",
-)
 def test_an_unreachable_l_is_refused_naming_the_sensitive_column(world):
     frame = citizens(1_000).assign(diagnosis="健康")
     message = refused(world, frame, PLAIN_POLICY)
@@ -314,12 +308,6 @@ JOIN_B: dict[str, Any] = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="datasets.load_policy runs the rules on a sample with 'k' and 'l_diversity' "
-    "stripped, and Policy.from_dict then refuses a sensitive column kept raw for "
-    "l-diversity, so no policy with a sensitive l-diversity column can be set",
-)
 def test_a_sensitive_column_kept_for_l_diversity_can_be_set(world):
     policy = {**LINKAGE_POLICY, "columns": {**LINKAGE_POLICY["columns"]}}
     policy["columns"]["diagnosis"] = SENSITIVE_DIAGNOSIS
@@ -358,16 +346,13 @@ def test_an_offer_cannot_promise_a_k_above_the_policys(world):
     assert "k=6" in offer.json()["error"]["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an offer's k is checked against the policy only when the offer is made: after "
-    "the provider lowers the policy's k, leases of the offer are projections of the "
-    "lower-k release while the catalog and the receipt still state the offer's k",
-)
 def test_lowering_the_policys_k_does_not_break_an_offers_promise(world):
     dataset_id, offer_id = published(world, citizens(), PLAIN_POLICY)
     lowered = {**PLAIN_POLICY, "k": 2}
     response = world.call("provider", "PUT", f"/v1/datasets/{dataset_id}/policy", json=lowered)
+    if response.status_code == 409:  # refusing the lower k keeps the promise
+        assert response.json()["error"]["code"] == "offer_promises_k"
+        return
     assert response.status_code == 200, response.text
     body = {"offer_id": offer_id, "purpose": "traffic-planning", "days": 30, "epsilon": 0.0}
     request = world.call("buyer", "POST", "/v1/leases", json=body)
