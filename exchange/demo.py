@@ -41,6 +41,10 @@ class Actor:
         return response.json() if kind.startswith("application/json") else response
 
 
+def fen(amount: int) -> str:
+    return f"¥{amount // 100:,}.{amount % 100:02d}"
+
+
 def say(title: str, body: str = "") -> None:
     console.print(
         Panel(body or "", title=f"[bold]{title}", expand=False)

@@ -10,19 +10,9 @@ import pandas as pd
 
 from contracts import verify_export
 from examples.generate_city_data import generate
-from exchange.demo import Actor, console, say, show_frame
+from exchange.demo import Actor, console, fen, say, show_frame
+from exchange.demo_release import SHOWN, catalog_sample, release_gate, trace_leak, two_leases
 from exchange.process import ServeProcess
-
-SHOWN = ["name", "resident_id", "mobile", "birth_date", "gender", "district", "monthly_income"]
-
-
-def _metric(risk: dict[str, Any], name: str) -> str:
-    value = risk.get(name)
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def fen(amount: int) -> str:
-    return f"¥{amount // 100:,}.{amount % 100:02d}"
 
 
 def walk(server: ServeProcess, rows: int) -> int:
@@ -47,10 +37,13 @@ def walk(server: ServeProcess, rows: int) -> int:
     )
 
     dataset = _provider_uploads(provider, rows)
-    offer = _provider_publishes(provider, dataset)
-    lease = _buyer_leases(buyer, offer)
+    dataset = release_gate(provider, dataset)
+    offer = _provider_publishes(provider, buyer, dataset)
+    lease, extract = _buyer_leases(buyer, offer)
+    _, second_extract, second = two_leases(buyer, dataset, offer, lease, extract)
+    trace_leak(auditor, dataset, second_extract, second)
     _important_grade(provider, buyer, rows)
-    _auditor_checks(auditor, server, dataset, lease)
+    _auditor_checks(auditor, dataset, lease)
     return 0
 
 
@@ -74,45 +67,24 @@ def _provider_uploads(provider: Actor, rows: int) -> dict[str, Any]:
         f"stored encrypted (AES-GCM, per-dataset key): {dataset['id']}, "
         f"{dataset['rows']} rows, encoding detected: {dataset['encoding']}"
     )
+    suggested = dataset["profile"]["suggested_policy"]["columns"]
     detected = pd.DataFrame(
         [
             {
                 "column": c["name"],
                 "kind": c.get("kind"),
-                "share": c.get("share"),
                 "class": c.get("classification"),
+                "suggested rule": suggested.get(c["name"], {}).get("rule", "drop"),
             }
             for c in dataset["profile"]["columns"]
         ]
     )
-    show_frame(detected, "profile: detected kinds and suggested classes", rows=20)
-    policy = dataset["profile"]["suggested_policy"]
-    policy["k"] = 5
-    # Household size is not something an attacker looks up; keep it as a plain attribute.
-    policy["columns"]["household_size"] = {"class": "attribute", "rule": "keep"}
-    provider("PUT", f"/v1/datasets/{dataset['id']}/policy", json=policy)
-    preview = provider("GET", f"/v1/datasets/{dataset['id']}/preview", params={"rows": 5})
-    show_frame(pd.DataFrame(preview["rows"])[SHOWN], "desensitized preview (provider view)")
-    report = preview["report"]
-    say(
-        "re-identification risk over the quasi-identifiers, before → after",
-        "\n".join(
-            f"{name:<28} {_metric(report['risk_before'], name)} → {_metric(report['risk_after'], name)}"
-            for name in (
-                "classes",
-                "smallest_class",
-                "rows_below_k",
-                "unique_rows",
-                "max_risk",
-                "mean_risk",
-            )
-        ),
-    )
+    show_frame(detected, "profile: detected kinds, classes and the suggested policy", rows=20)
     return dataset
 
 
-def _provider_publishes(provider: Actor, dataset: dict[str, Any]) -> dict[str, Any]:
-    say("2. provider publishes an offer")
+def _provider_publishes(provider: Actor, buyer: Actor, dataset: dict[str, Any]) -> dict[str, Any]:
+    say("3. provider publishes an offer; the catalog shows a synthetic sample")
     offer = provider(
         "POST",
         "/v1/offers",
@@ -143,11 +115,12 @@ def _provider_publishes(provider: Actor, dataset: dict[str, Any]) -> dict[str, A
     console.print(
         f"offer {offer['id']}: shares {offer['shares_bp']} (basis points), privacy budget cap ε=5"
     )
+    catalog_sample(buyer, offer)
     return offer
 
 
-def _buyer_leases(buyer: Actor, offer: dict[str, Any]) -> dict[str, Any]:
-    say("3. buyer browses, quotes, leases, pays, downloads")
+def _buyer_leases(buyer: Actor, offer: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
+    say("4. buyer browses, quotes, leases, pays, downloads")
     catalog = buyer("GET", "/v1/catalog", params={"domain": "population"})
     console.print(
         f"catalog: {len(catalog)} offer(s); indicative price "
@@ -184,9 +157,9 @@ def _buyer_leases(buyer: Actor, offer: dict[str, Any]) -> dict[str, Any]:
         f"status {again['status']}, charged once"
     )
     response = buyer("GET", f"/v1/leases/{lease['id']}/extract", params={"format": "csv"})
-    extract = pd.read_csv(io.BytesIO(response.content), dtype=str)
+    extract = pd.read_csv(io.BytesIO(response.content), dtype=str, keep_default_na=False)
     show_frame(
-        extract[SHOWN],
+        extract[[c for c in SHOWN if c in extract]],
         f"extract: {len(extract)} rows, sha256 "
         f"{response.headers.get('x-extract-sha256', '')[:16]}…",
     )
@@ -206,11 +179,11 @@ def _buyer_leases(buyer: Actor, offer: dict[str, Any]) -> dict[str, Any]:
         f"DP mean monthly income (ε=0.5): {answer.get('value')}; lease ε left "
         f"{answer.get('lease_epsilon_remaining')}"
     )
-    return lease
+    return lease, extract
 
 
 def _important_grade(provider: Actor, buyer: Actor, rows: int) -> None:
-    say("4. important-grade data needs the provider's approval")
+    say("7. important-grade data needs the provider's approval")
     visits = generate("clinic_visits", rows, seed=2026)
     dataset = provider(
         "POST",
@@ -225,7 +198,17 @@ def _important_grade(provider: Actor, buyer: Actor, rows: int) -> None:
         data={"name": "门诊就诊记录", "domain": "health", "grade": "important"},
     )
     policy = dataset["profile"]["suggested_policy"]
-    provider("PUT", f"/v1/datasets/{dataset['id']}/policy", json=policy)
+    url = f"/v1/datasets/{dataset['id']}/policy"
+    response = provider.client.put(url, json=policy)
+    if response.status_code == 422 and policy.get("l_diversity"):
+        # The exchange refused the suggestion: release without the sensitive column.
+        console.print(f"suggested policy refused: {response.json()['error']['message']}")
+        column = policy.pop("l_diversity")["column"]
+        policy["columns"][column] = {"class": "drop"}
+        console.print(f"set again with {column} dropped")
+        provider("PUT", url, json=policy)
+    elif response.status_code != 200:
+        raise RuntimeError(f"provider PUT {url} -> {response.status_code}: {response.text}")
     offer = provider(
         "POST",
         "/v1/offers",
@@ -262,10 +245,8 @@ def _important_grade(provider: Actor, buyer: Actor, rows: int) -> None:
     )
 
 
-def _auditor_checks(
-    auditor: Actor, server: ServeProcess, dataset: dict[str, Any], lease: dict[str, Any]
-) -> None:
-    say("5. auditor verifies")
+def _auditor_checks(auditor: Actor, dataset: dict[str, Any], lease: dict[str, Any]) -> None:
+    say("8. auditor verifies")
     head = auditor("GET", "/v1/audit/head")
     console.print(f"signed tree head: size {head['size']}, root {head['root'][:16]}…")
     export = auditor("GET", "/v1/audit/export").text
@@ -274,6 +255,24 @@ def _auditor_checks(
     console.print(
         f"offline verification of {report.entries_checked} entries: "
         f"{'OK' if report.ok else 'FAILED'}"
+    )
+    entries = auditor("GET", "/v1/audit/entries", params={"limit": 1000})
+    releases = [e["entry"]["body"] for e in entries if e["entry"]["type"] == "release"]
+    show_frame(
+        pd.DataFrame(
+            [
+                {
+                    "release": r["release"],
+                    "dataset": r["dataset"],
+                    "rows": r["rows"],
+                    "suppressed": r["suppressed_rows"],
+                    "counted columns": ", ".join(r["counted_columns"]),
+                }
+                for r in releases
+            ]
+        ),
+        f"{len(releases)} release entries in the log (one per policy version)",
+        rows=20,
     )
     revenue = auditor("GET", "/v1/audit/revenue")
     show_frame(
