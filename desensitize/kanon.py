@@ -279,6 +279,21 @@ class ClassEncoder:
         return key
 
 
+def class_ids(codes: Sequence[np.ndarray], cards: Sequence[int]) -> tuple[np.ndarray, int]:
+    """Dense class ids of code tuples (numbered in the tuples' sorted order, as
+    `ClassEncoder` numbers them) and how many: one pass over a mixed-radix key when the
+    key fits in 62 bits, else column by column."""
+    space = float(np.prod(np.array(cards, dtype=np.float64)))
+    if space >= 2**62:
+        encoder = ClassEncoder(codes, cards)
+        return encoder.ids, encoder.classes
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    for code, card in zip(codes, cards, strict=True):
+        key = key * card + code
+    valid, ids = _unique_inverse(key, int(space))
+    return ids, len(valid)
+
+
 def _unique_inverse(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
     """`np.unique(keys, return_inverse=True)` for keys in [0, bound): by a table of the
     keys present when that is small enough, else by sorting."""
@@ -378,7 +393,8 @@ class _Outcome:
     """Equivalence classes at one level vector: which classes (or, when a pseudonym links
     a person's rows, which persons) fail k or l, and how many rows that is."""
 
-    encoder: ClassEncoder
+    ids: np.ndarray  # the class of each combination
+    classes: int
     failing: np.ndarray
     violating: int
     failing_persons: np.ndarray | None = None
@@ -397,7 +413,7 @@ class _Model:
     k: int
     l: int  # noqa: E741
 
-    def compress(self, levels: list[_Levels], chosen: Sequence[int]) -> None:
+    def compress(self, levels: list[_Levels], chosen: Sequence[int]) -> bool:
         """Merge combinations equal at the chosen levels: higher levels cannot tell them
         apart, so the rest of the search runs on fewer of them."""
         codes = [lv.codes[c] for lv, c in zip(levels, chosen, strict=True)]
@@ -407,11 +423,11 @@ class _Model:
                 codes.append(extra[0])
                 cards.append(extra[1])
         if not codes:
-            return
-        ids = ClassEncoder(codes, cards).ids
+            return False
+        ids, _ = class_ids(codes, cards)
         _, first = np.unique(ids, return_index=True)
         if len(first) == len(ids):
-            return
+            return False
         self.weights = np.bincount(ids, weights=self.weights)
         for lv in levels:
             lv.codes = [code[first] for code in lv.codes]
@@ -419,6 +435,7 @@ class _Model:
             self.lcodes = (self.lcodes[0][first], self.lcodes[1])
         if self.ucodes is not None:
             self.ucodes = (self.ucodes[0][first], self.ucodes[1])
+        return True
 
 
 def _diversity(groups: np.ndarray, lcodes: tuple[np.ndarray, int], n_groups: int) -> np.ndarray:
@@ -428,11 +445,11 @@ def _diversity(groups: np.ndarray, lcodes: tuple[np.ndarray, int], n_groups: int
 
 
 def _evaluate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _Outcome:
-    encoder = ClassEncoder(
+    ids, classes = class_ids(
         [lv.codes[c] for lv, c in zip(levels, chosen, strict=True)],
         [lv.cards[c] for lv, c in zip(levels, chosen, strict=True)],
     )
-    ids, classes, weights = encoder.ids, encoder.classes, model.weights
+    weights = model.weights
     if model.ucodes is not None and model.linked:
         persons, n_persons = model.ucodes
         group, sizes = signature_groups(ids, persons, classes, n_persons)
@@ -442,7 +459,9 @@ def _evaluate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _O
         person_fails = fails[group]
         violating = int(weights[person_fails[persons]].sum())
         smallest = int(sizes.min()) if len(sizes) else 0
-        return _Outcome(encoder, np.zeros(classes, dtype=bool), violating, person_fails, smallest)
+        return _Outcome(
+            ids, classes, np.zeros(classes, dtype=bool), violating, person_fails, smallest
+        )
     if model.ucodes is not None:
         members = persons_per_class(ids, model.ucodes[0], classes)
     else:
@@ -452,7 +471,7 @@ def _evaluate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _O
         failing |= _diversity(ids, model.lcodes, classes) < model.l
     rows = np.bincount(ids, weights=weights, minlength=classes)
     smallest = int(members.min()) if len(members) else 0
-    return _Outcome(encoder, failing, int(rows[failing].sum()), smallest=smallest)
+    return _Outcome(ids, classes, failing, int(rows[failing].sum()), smallest=smallest)
 
 
 def _best_step(
@@ -469,7 +488,7 @@ def _best_step(
         outcome = evaluate(trial)
         loss = (step - chosen[i]) / lv.qi.ladder.top
         gain = (current.violating - outcome.violating) / loss
-        rank = (-gain, outcome.encoder.classes, loss, i)
+        rank = (-gain, outcome.classes, loss, i)
         if best is None or rank < best[0]:
             best = (rank, trial, outcome)
     return None if best is None else (best[1], best[2])
@@ -535,6 +554,9 @@ def choose_levels(
     model.compress(levels, chosen)
     outcome = evaluate(chosen)
     while outcome.violating > budget:
+        # Levels only rise: combinations equal now stay equal, so merge them first.
+        if model.compress(levels, chosen):
+            outcome = evaluate(chosen)
         step = _best_step(levels, chosen, outcome, evaluate)
         if step is None:
             raise KAnonymityError(
@@ -559,11 +581,23 @@ def choose_levels(
         if picked
         else 0.0,
         dictionaries={lv.qi.name: lv.values[c] for lv, c in picked},
-        encoder=outcome.encoder.freeze(),
+        encoder=_encoder(levels, chosen, outcome),
         suppressed=outcome.failing,
         suppressed_units=suppressed_units,
         model=_model_name(unit_column, model.linked),
     )
+
+
+def _encoder(levels: list[_Levels], chosen: Sequence[int], outcome: _Outcome) -> ClassEncoder:
+    """The class lookup for batches at the chosen levels; it numbers classes as the search
+    did (sorted code tuples), which the suppressed-class flags rely on."""
+    encoder = ClassEncoder(
+        [lv.codes[c] for lv, c in zip(levels, chosen, strict=True)],
+        [lv.cards[c] for lv, c in zip(levels, chosen, strict=True)],
+    )
+    if encoder.classes != outcome.classes or not np.array_equal(encoder.ids, outcome.ids):
+        raise AssertionError("class numbering differs between search and lookup")
+    return encoder.freeze()
 
 
 def _model_name(unit_column: str | None, linked: bool) -> str:
