@@ -258,7 +258,10 @@ class Desensitizer:
         for name, parts in self._fits.items():
             values = pa.concat_arrays(parts) if parts else pa.array([], pa.float64())
             self._states[name] = self.policy.column(name).rule.fit(values)
-        counts, self._combos = self._combos.table(), None  # the plan replaces the counts
+        counts, self._combos = (
+            self._combos.table(encoded=True),
+            None,
+        )  # the plan replaces the counts
         if self.enforce and counts is not None:
             self.plan = choose_levels(
                 counts,
@@ -446,8 +449,9 @@ def apply(
     pieces = [(at, table.slice(at, CHUNK_ROWS)) for at in range(0, table.num_rows, CHUNK_ROWS)]
     with Desensitizer(policy, keys) as engine:
         engine.count_raw(table)
-        for offset, piece in pieces:
-            engine.survey(piece, offset)
+        # One survey over the whole table: each column's values are hashed once, where
+        # pieces would look each piece up against all values seen before.
+        engine.survey(table, 0)
         engine.prepare()
         started = [engine.start(piece, offset) for offset, piece in pieces or [(0, table)]]
         done = [engine.complete(piece) for piece in started]

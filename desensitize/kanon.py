@@ -18,6 +18,7 @@ checked independently by grouping its own values.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 COUNT = "__count__"
+SEARCH_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -199,17 +201,22 @@ class ComboCounts:
         }
         return pa.table({**codes, COUNT: self._counts})
 
-    def table(self) -> pa.Table | None:
+    def table(self, *, encoded: bool = False) -> pa.Table | None:
         """The counts with the values themselves (column `COUNT` holds the rows), or None
-        if nothing was added."""
+        if nothing was added. `encoded` gives dictionary columns over the values seen, so
+        the level search need not hash them again."""
         if self._dense is not None and not self._dense.any():
             return None
         if self._dense is None and self._overflow is None and not len(self._keys):
             return None
         coded = self._overflow.table() if self._overflow is not None else self._unpacked()
-        values = {
-            n: self._codes[n].known.take(coded.column(n).combine_chunks()) for n in self.names
-        }
+        values = {}
+        for n in self.names:
+            codes, known = coded.column(n).combine_chunks(), self._codes[n].known
+            if encoded:
+                values[n] = pa.DictionaryArray.from_arrays(codes.cast(pa.int64()), known)
+            else:
+                values[n] = known.take(codes)
         return pa.table({**values, COUNT: coded.column(COUNT)})
 
     def sizes(self) -> np.ndarray:
@@ -222,7 +229,12 @@ class ComboCounts:
 
 
 def _codes(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """Dense integer codes of values (null is a value of its own), and the value of each code."""
+    """Dense integer codes of values (null is a value of its own), and the value of each code.
+
+    A dictionary column is taken as it is: its dictionary must hold only values present
+    (as `ComboCounts.table(encoded=True)` gives)."""
+    if pa.types.is_dictionary(values.type):
+        return values.indices.to_numpy().astype(np.int64), values.dictionary
     encoded = pc.dictionary_encode(values, null_encoding="encode")
     return encoded.indices.to_numpy().astype(np.int64), encoded.dictionary
 
@@ -311,7 +323,7 @@ class _Levels:
 
     qi: QuasiIdentifier
     distinct: pa.Array
-    codes: list[np.ndarray] = field(default_factory=list)
+    codes: list[np.ndarray | None] = field(default_factory=list)  # None: merged away
     values: list[pa.Array] = field(default_factory=list)
 
     @property
@@ -320,8 +332,11 @@ class _Levels:
 
     @classmethod
     def build(cls, qi: QuasiIdentifier, column: pa.Array) -> _Levels:
-        distinct = pc.unique(column)
-        position = pc.index_in(column, value_set=distinct, skip_nulls=False).to_numpy()
+        if pa.types.is_dictionary(column.type):
+            position, distinct = _codes(column)
+        else:
+            distinct = pc.unique(column)
+            position = pc.index_in(column, value_set=distinct, skip_nulls=False).to_numpy()
         levels = cls(qi, distinct)
         for level in range(qi.ladder.top + 1):
             code, values = _codes(qi.ladder.at(distinct, level))
@@ -424,13 +439,16 @@ class _Model:
                 cards.append(extra[1])
         if not codes:
             return False
-        ids, _ = class_ids(codes, cards)
-        _, first = np.unique(ids, return_index=True)
-        if len(first) == len(ids):
-            return False
-        self.weights = np.bincount(ids, weights=self.weights)
-        for lv in levels:
-            lv.codes = [code[first] for code in lv.codes]
+        ids, merged = class_ids(codes, cards)
+        if merged > 0.8 * len(ids):
+            return False  # too few merges to pay for the copies
+        # The first combination of each class, by a scatter instead of a sort.
+        first = np.empty(merged, dtype=np.int64)
+        first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
+        self.weights = np.bincount(ids, weights=self.weights, minlength=merged)
+        for lv, at in zip(levels, chosen, strict=True):
+            # Levels below the chosen one are never looked at again.
+            lv.codes = [None if j < at else code[first] for j, code in enumerate(lv.codes)]
         if self.lcodes is not None:
             self.lcodes = (self.lcodes[0][first], self.lcodes[1])
         if self.ucodes is not None:
@@ -475,18 +493,21 @@ def _evaluate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _O
 
 
 def _best_step(
-    levels: list[_Levels], chosen: list[int], current: _Outcome, evaluate
+    levels: list[_Levels], chosen: list[int], current: _Outcome, evaluate, pool: ThreadPoolExecutor
 ) -> tuple[list[int], _Outcome] | None:
     """The one-level step that removes the most violating rows per unit of precision lost;
-    if none removes any, the one leaving the fewest classes (it merges the most)."""
-    best = None
+    if none removes any, the one leaving the fewest classes (it merges the most).
+
+    Candidates are evaluated side by side: their sorts release the GIL."""
+    trials = []
     for i, lv in enumerate(levels):
         step = lv.next_level(chosen[i])
-        if step is None:
-            continue
-        trial = [*chosen[:i], step, *chosen[i + 1 :]]
-        outcome = evaluate(trial)
-        loss = (step - chosen[i]) / lv.qi.ladder.top
+        if step is not None:
+            trials.append((i, step, [*chosen[:i], step, *chosen[i + 1 :]]))
+    outcomes = pool.map(evaluate, [trial for _, _, trial in trials])
+    best = None
+    for (i, step, trial), outcome in zip(trials, outcomes, strict=True):
+        loss = (step - chosen[i]) / levels[i].qi.ladder.top
         gain = (current.violating - outcome.violating) / loss
         rank = (-gain, outcome.classes, loss, i)
         if best is None or rank < best[0]:
@@ -553,18 +574,19 @@ def choose_levels(
     chosen = _lift_alone(levels, model, budget)
     model.compress(levels, chosen)
     outcome = evaluate(chosen)
-    while outcome.violating > budget:
-        # Levels only rise: combinations equal now stay equal, so merge them first.
-        if model.compress(levels, chosen):
-            outcome = evaluate(chosen)
-        step = _best_step(levels, chosen, outcome, evaluate)
-        if step is None:
-            raise KAnonymityError(
-                _unreachable(
-                    k, l, l_label or l_column, outcome, rows, max_suppression, levels, model
+    with ThreadPoolExecutor(max_workers=SEARCH_THREADS) as pool:
+        while outcome.violating > budget:
+            # Levels only rise: combinations equal now stay equal, so merge them first.
+            if model.compress(levels, chosen):
+                outcome = evaluate(chosen)
+            step = _best_step(levels, chosen, outcome, evaluate, pool)
+            if step is None:
+                raise KAnonymityError(
+                    _unreachable(
+                        k, l, l_label or l_column, outcome, rows, max_suppression, levels, model
+                    )
                 )
-            )
-        chosen, outcome = step
+            chosen, outcome = step
     picked = list(zip(levels, chosen, strict=True))
     suppressed_units = None
     if outcome.failing_persons is not None:

@@ -33,6 +33,9 @@ __all__ = ["BatchSource", "ParquetSource", "apply_batches", "apply_stream"]
 
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 CSV_BLOCK_BYTES = 1 << 20  # Arrow infers types from the first block and reads blocks ahead
+# The first pass reads only the columns the gate counts, in larger batches: each batch's
+# values are looked up against all values seen so far, so fewer batches hash less.
+SURVEY_ROWS = 500_000
 
 
 def _format(path: Path) -> str:
@@ -322,7 +325,8 @@ def _run(
         ThreadPoolExecutor(max_workers=1) as io,
     ):
         if engine.survey_columns:
-            for offset, table in _rebatch(reader.batches(engine.survey_columns), rows):
+            survey_rows = max(rows, -(-SURVEY_ROWS // ROW_BLOCK) * ROW_BLOCK)
+            for offset, table in _rebatch(reader.batches(engine.survey_columns), survey_rows):
                 engine.survey(table, offset)
                 pa.default_memory_pool().release_unused()
         engine.prepare()
