@@ -43,8 +43,10 @@ def budget_report(session: Session) -> list[dict[str, Any]]:
                 "name": dataset.name,
                 "epsilon_cap": dataset.epsilon_cap_micro / MICRO,
                 "epsilon_spent": dataset.epsilon_spent_micro / MICRO,
+                # Queries draw on their lease's reservation; the profile's estimates and
+                # the reservations are what the dataset itself spent.
                 "epsilon_spent_by_entries": sum(
-                    s.epsilon_micro for s in spends if s.kind == "reservation"
+                    s.epsilon_micro for s in spends if s.kind in ("reservation", "profile")
                 )
                 / MICRO,
                 "within_cap": dataset.epsilon_spent_micro <= dataset.epsilon_cap_micro,
