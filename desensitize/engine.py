@@ -29,6 +29,8 @@ from desensitize.kanon import (
     KPlan,
     QuasiIdentifier,
     choose_levels,
+    class_ids,
+    codes_of,
     verify,
 )
 from desensitize.keys import Keyring, as_keyring
@@ -179,6 +181,7 @@ class Desensitizer:
         self._combos = ComboCounts(tracked)
         self._out = ComboCounts(tracked)
         self._raw = ComboCounts(self.qi_names)
+        self._before: np.ndarray | None = None  # class sizes of the rules' own output
         self._fits = {c.name: [] for c in policy.columns if c.rule and c.rule.needs_fit()}
         self._states: dict[str, Any] = {}
         self._counting: Future | None = None
@@ -204,10 +207,12 @@ class Desensitizer:
 
     def count_raw(self, table: pa.Table) -> None:
         """Count the input's own quasi-identifier combinations (for the risk before), on a
-        worker while the caller goes on; `finish` waits for it.
+        worker while the caller goes on; `finish` waits for it. Under a privacy model the
+        first pass counts what the policy's rules release before the gate, and that is the
+        risk before, so raw values are not counted again.
 
         Callers pass the whole table at once when they hold it, else each batch."""
-        if self.qis:
+        if self.qis and not self.enforce:
             if self._counting is not None:  # one batch at a time, and never a backlog
                 self._counting.result()
             self._counting = self._pool.submit(self._count_raw, table)
@@ -258,11 +263,10 @@ class Desensitizer:
         for name, parts in self._fits.items():
             values = pa.concat_arrays(parts) if parts else pa.array([], pa.float64())
             self._states[name] = self.policy.column(name).rule.fit(values)
-        counts, self._combos = (
-            self._combos.table(encoded=True),
-            None,
-        )  # the plan replaces the counts
+        counts = self._combos.table(encoded=True)
+        self._combos = None  # the plan replaces the counts
         if self.enforce and counts is not None:
+            self._before = _level0_sizes(counts, self.qi_names)
             self.plan = choose_levels(
                 counts,
                 self.qis,
@@ -338,6 +342,11 @@ class Desensitizer:
         self.rows_out += out.num_rows
         return out, started.keep
 
+    def _before_sizes(self) -> np.ndarray:
+        if self._before is not None:
+            return self._before
+        return self._raw.sizes() if self.qis else _one_class(self.rows_in)
+
     def gate(self) -> dict[str, Any]:
         """What the release gate counted, and against whom (the report states it)."""
         released = self.policy.output_columns
@@ -398,7 +407,7 @@ class Desensitizer:
             k_anonymity=self.plan.to_dict() if self.plan is not None else None,
             gate=self.gate(),
             risk_before=risk_from_sizes(
-                self._raw.sizes() if self.qis else _one_class(self.rows_in),
+                self._before_sizes(),
                 self.qi_names,
                 self.k,
             ),
@@ -407,6 +416,16 @@ class Desensitizer:
             ),
             utility=utility,
         )
+
+
+def _level0_sizes(counts: pa.Table, qis: list[str]) -> np.ndarray:
+    """Rows per class of the rules' output before the gate, from the first pass's counts."""
+    weights = counts[COUNT].to_numpy()
+    if not qis:
+        return _one_class(int(weights.sum()))
+    coded = [codes_of(counts[name].combine_chunks()) for name in qis]
+    ids, classes = class_ids([c for c, _ in coded], [len(v) for _, v in coded])
+    return np.bincount(ids, weights=weights, minlength=classes).astype(np.int64)
 
 
 def _why_not_counted(policy: Policy, name: str) -> str:

@@ -37,6 +37,8 @@ __all__ = [
     "QuasiIdentifier",
     "StableCodes",
     "choose_levels",
+    "class_ids",
+    "codes_of",
     "verify",
 ]
 
@@ -228,7 +230,7 @@ class ComboCounts:
         return self._counts.copy()
 
 
-def _codes(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+def codes_of(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Dense integer codes of values (null is a value of its own), and the value of each code.
 
     A dictionary column is taken as it is: its dictionary must hold only values present
@@ -333,13 +335,13 @@ class _Levels:
     @classmethod
     def build(cls, qi: QuasiIdentifier, column: pa.Array) -> _Levels:
         if pa.types.is_dictionary(column.type):
-            position, distinct = _codes(column)
+            position, distinct = codes_of(column)
         else:
             distinct = pc.unique(column)
             position = pc.index_in(column, value_set=distinct, skip_nulls=False).to_numpy()
         levels = cls(qi, distinct)
         for level in range(qi.ladder.top + 1):
-            code, values = _codes(qi.ladder.at(distinct, level))
+            code, values = codes_of(qi.ladder.at(distinct, level))
             levels.codes.append(code[position])
             levels.values.append(values)
         return levels
@@ -556,10 +558,10 @@ def choose_levels(
     levels = [_Levels.build(qi, counts[qi.name].combine_chunks()) for qi in qis]
     lcodes = ucodes = unit_values = None
     if l_column is not None:
-        codes, values = _codes(counts[l_column].combine_chunks())
+        codes, values = codes_of(counts[l_column].combine_chunks())
         lcodes = (codes, len(values))
     if unit_column is not None:
-        codes, unit_values = _codes(counts[unit_column].combine_chunks())
+        codes, unit_values = codes_of(counts[unit_column].combine_chunks())
         ucodes = (codes, len(unit_values))
         if len(unit_values) < k:
             raise KAnonymityError(
