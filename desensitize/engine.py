@@ -263,12 +263,14 @@ class Desensitizer:
         for name, parts in self._fits.items():
             values = pa.concat_arrays(parts) if parts else pa.array([], pa.float64())
             self._states[name] = self.policy.column(name).rule.fit(values)
-        counts = self._combos.table(encoded=True)
+        # A one-item list, handed over by `pop`: the search frees the counts (the largest
+        # thing the first pass leaves) as soon as it has its own codes.
+        counts = [self._combos.table(encoded=True)]
         self._combos = None  # the plan replaces the counts
-        if self.enforce and counts is not None:
-            self._before = _level0_sizes(counts, self.qi_names)
+        if self.enforce and counts[0] is not None:
+            self._before = _level0_sizes(counts[0], self.qi_names)
             self.plan = choose_levels(
-                counts,
+                counts.pop(),
                 self.qis,
                 k=self.k,
                 l_column=L_VALUE if self.l_column else None,

@@ -27,11 +27,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from desensitize.combos import (
+    COUNT,
+    ClassEncoder,
+    ComboCounts,
+    StableCodes,
+    class_ids,
+    codes_of,
+)
 from desensitize.errors import DataError, KAnonymityError
 from desensitize.rules.base import Ladder
 from desensitize.units import persons_per_class, signature_groups
 
 __all__ = [
+    "COUNT",
+    "ClassEncoder",
     "ComboCounts",
     "KPlan",
     "QuasiIdentifier",
@@ -42,8 +52,10 @@ __all__ = [
     "verify",
 ]
 
-COUNT = "__count__"
 SEARCH_THREADS = 2
+# Above this many combinations candidates are evaluated one at a time: each evaluation
+# holds a few arrays of that length, and two at once would double the peak.
+THREADED_COMBINATIONS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -52,281 +64,20 @@ class QuasiIdentifier:
     ladder: Ladder
 
 
-class _GroupedCounts:
-    """Counts of distinct value combinations by Arrow's group-by, merged batch by batch.
-
-    Each batch adds its own counts; once `pending` rows of those accumulate they are
-    merged into the running total, so memory stays near the number of distinct
-    combinations plus `pending`. `ComboCounts` falls back on this for wide keys.
-    """
-
-    def __init__(self, names: Sequence[str], pending: int = 250_000) -> None:
-        self.names = list(names)
-        self._parts: list[pa.Table] = []
-        self._pending = 0
-        self._limit = pending
-
-    def add(self, table: pa.Table) -> None:
-        part = table.select(self.names).group_by(self.names, use_threads=False)
-        self.add_counts(part.aggregate([([], "count_all")]).rename_columns([*self.names, COUNT]))
-
-    def add_counts(self, counts: pa.Table) -> None:
-        """Add combinations already counted (their rows in column `COUNT`)."""
-        self._parts.append(counts.select([*self.names, COUNT]))
-        self._pending += counts.num_rows
-        if self._pending > self._limit and len(self._parts) > 1:
-            self._compact()
-
-    def _compact(self) -> None:
-        merged = pa.concat_tables(self._parts, promote_options="permissive")
-        merged = merged.group_by(self.names, use_threads=False).aggregate([(COUNT, "sum")])
-        self._parts = [merged.rename_columns([*self.names, COUNT])]
-        self._pending = 0
-
-    def table(self) -> pa.Table:
-        if len(self._parts) > 1:
-            self._compact()
-        return self._parts[0]
-
-
-class StableCodes:
-    """Integer codes for one column's values, the same in every batch."""
-
-    def __init__(self) -> None:
-        self.known: pa.Array | None = None
-
-    def __call__(self, values: pa.Array) -> np.ndarray:
-        if self.known is None:  # one hash pass gives the values and their codes
-            encoded = pc.dictionary_encode(values, null_encoding="encode")
-            self.known = encoded.dictionary
-            return encoded.indices.to_numpy().astype(np.int64)
-        codes = pc.index_in(values, value_set=self.known, skip_nulls=False)
-        if not codes.null_count:
-            return codes.to_numpy().astype(np.int64)
-        fresh = pc.unique(values.filter(pc.is_null(codes)))
-        self.known = pa.concat_arrays([self.known, fresh.cast(self.known.type)])
-        codes = pc.index_in(values, value_set=self.known, skip_nulls=False)
-        return codes.to_numpy().astype(np.int64)
-
-
-class ComboCounts:
-    """Rows per distinct combination of values, merged batch by batch in bounded memory.
-
-    Values get `StableCodes`. While the product of the columns' distinct counts stays
-    within `DENSE`, the counts are one array indexed by the codes (a `bincount` per
-    batch, no sorting). Beyond that a row's codes are packed into one int64, and the
-    running counts are two sorted numpy arrays: memory stays near the number of
-    distinct combinations however long the input, and nothing is hashed twice. Should
-    a column outgrow its share of the 63 bits, counting goes on by group-by over the codes.
-    """
-
-    DENSE = 1 << 21  # cells of the direct count array (16 MB) before packed keys take over
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.names = list(names)
-        self._codes = {name: StableCodes() for name in self.names}
-        self._bits = 63 // max(len(self.names), 1)
-        self._keys = np.zeros(0, dtype=np.int64)
-        self._counts = np.zeros(0, dtype=np.int64)
-        self._overflow: _GroupedCounts | None = None
-        # Counts by code, one axis per column; None once packed keys have taken over.
-        self._dense: np.ndarray | None = np.zeros([0] * len(self.names), np.int64)
-        if not self.names:
-            self._dense = None
-
-    def add(self, table: pa.Table) -> None:
-        if table.num_rows == 0:
-            return
-        codes = {n: self._codes[n](table.column(n).combine_chunks()) for n in self.names}
-        if self._dense is not None:
-            cards = tuple(len(self._codes[n].known) for n in self.names)
-            if np.prod(np.array(cards, dtype=np.float64)) <= self.DENSE:
-                self._add_dense(codes, cards)
-                return
-        wide = any(len(self._codes[n].known) > 1 << self._bits for n in self.names)
-        if wide and self._overflow is None:
-            self._overflow = _GroupedCounts(self.names)
-            self._overflow.add_counts(self._unpacked())
-        elif self._dense is not None:
-            self._keys, self._counts = self._packed_dense()
-        self._dense = None
-        if self._overflow is not None:
-            self._overflow.add(pa.table(codes))
-            return
-        key = np.zeros(table.num_rows, dtype=np.int64)
-        for name in self.names:
-            key = (key << self._bits) | codes[name]
-        self._merge(*np.unique(key, return_counts=True))
-
-    def _add_dense(self, codes: dict[str, np.ndarray], cards: tuple[int, ...]) -> None:
-        if self._dense.shape != cards:  # new values seen: widen, keeping the counts so far
-            grown = np.zeros(cards, dtype=np.int64)
-            grown[tuple(slice(0, n) for n in self._dense.shape)] = self._dense
-            self._dense = grown
-        key = np.zeros(len(codes[self.names[0]]), dtype=np.int64)
-        for name, card in zip(self.names, cards, strict=True):
-            key = key * card + codes[name]
-        flat = self._dense.reshape(-1)
-        flat += np.bincount(key, minlength=flat.size)
-
-    def _dense_cells(self) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-        """The codes of the combinations seen (in sorted order) and their counts."""
-        flat = self._dense.reshape(-1)
-        at = np.flatnonzero(flat)
-        return np.unravel_index(at, self._dense.shape), flat[at]
-
-    def _packed_dense(self) -> tuple[np.ndarray, np.ndarray]:
-        cells, counts = self._dense_cells()
-        key = np.zeros(len(counts), dtype=np.int64)
-        for code in cells:
-            key = (key << self._bits) | code
-        return key, counts
-
-    def _merge(self, keys: np.ndarray, counts: np.ndarray) -> None:
-        at = np.searchsorted(self._keys, keys)
-        found = at < len(self._keys)
-        found[found] = self._keys[at[found]] == keys[found]
-        self._counts[at[found]] += counts[found]
-        self._keys = np.insert(self._keys, at[~found], keys[~found])
-        self._counts = np.insert(self._counts, at[~found], counts[~found])
-
-    def _unpacked(self) -> pa.Table:
-        """The running counts as a table of codes."""
-        if self._dense is not None:
-            cells, counts = self._dense_cells()
-            return pa.table({**dict(zip(self.names, cells, strict=True)), COUNT: counts})
-        mask = (1 << self._bits) - 1
-        width = len(self.names)
-        codes = {
-            n: (self._keys >> ((width - 1 - i) * self._bits)) & mask
-            for i, n in enumerate(self.names)
-        }
-        return pa.table({**codes, COUNT: self._counts})
-
-    def table(self, *, encoded: bool = False) -> pa.Table | None:
-        """The counts with the values themselves (column `COUNT` holds the rows), or None
-        if nothing was added. `encoded` gives dictionary columns over the values seen, so
-        the level search need not hash them again."""
-        if self._dense is not None and not self._dense.any():
-            return None
-        if self._dense is None and self._overflow is None and not len(self._keys):
-            return None
-        coded = self._overflow.table() if self._overflow is not None else self._unpacked()
-        values = {}
-        for n in self.names:
-            codes, known = coded.column(n).combine_chunks(), self._codes[n].known
-            if encoded:
-                values[n] = pa.DictionaryArray.from_arrays(codes.cast(pa.int64()), known)
-            else:
-                values[n] = known.take(codes)
-        return pa.table({**values, COUNT: coded.column(COUNT)})
-
-    def sizes(self) -> np.ndarray:
-        """Rows per distinct combination."""
-        if self._overflow is not None:
-            return self._overflow.table()[COUNT].to_numpy()
-        if self._dense is not None:
-            return self._dense_cells()[1]
-        return self._counts.copy()
-
-
-def codes_of(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """Dense integer codes of values (null is a value of its own), and the value of each code.
-
-    A dictionary column is taken as it is: its dictionary must hold only values present
-    (as `ComboCounts.table(encoded=True)` gives)."""
-    if pa.types.is_dictionary(values.type):
-        return values.indices.to_numpy().astype(np.int64), values.dictionary
-    encoded = pc.dictionary_encode(values, null_encoding="encode")
-    return encoded.indices.to_numpy().astype(np.int64), encoded.dictionary
-
-
-class ClassEncoder:
-    """Maps per-quasi-identifier codes to dense class ids, the same way for every batch.
-
-    Codes are combined one column at a time and re-densified against the sorted
-    combinations seen when fitting, so keys never overflow however many columns.
-    """
-
-    DENSE = 1 << 20  # up to this many code combinations, a direct lookup table
-
-    def __init__(self, codes: Sequence[np.ndarray], cards: Sequence[int]) -> None:
-        self.cards = list(cards)
-        self.stages: list[np.ndarray] = []
-        key = codes[0]
-        for code, card in zip(codes[1:], self.cards[1:], strict=True):
-            bound = (int(key.max()) + 1) * card if len(key) else 0
-            valid, key = _unique_inverse(key * card + code, bound)
-            self.stages.append(valid)
-        self.ids = key
-        self.classes = len(self.stages[-1]) if self.stages else self.cards[0]
-        self._fitted = codes
-        self._dense: np.ndarray | None = None
-
-    def _radix(self, codes: Sequence[np.ndarray]) -> np.ndarray:
-        key = np.zeros(len(codes[0]), dtype=np.int64)
-        for code, card in zip(codes, self.cards, strict=True):
-            key = key * card + code
-        return key
-
-    def freeze(self) -> ClassEncoder:
-        """Ready for `encode`: a direct lookup table when small enough; drops fitting data."""
-        combinations = np.prod(np.array(self.cards, dtype=np.float64))
-        if combinations <= self.DENSE:
-            self._dense = np.full(int(combinations), -1, dtype=np.int64)
-            self._dense[self._radix(self._fitted)] = self.ids
-        self._fitted = self.ids = None
-        return self
-
-    def encode(self, codes: Sequence[np.ndarray]) -> np.ndarray:
-        if self._dense is not None:
-            ids = self._dense[self._radix(codes)]
-            if len(ids) and ids.min() < 0:
-                raise DataError("the input changed between the two passes over it")
-            return ids
-        key = codes[0]
-        for code, card, valid in zip(codes[1:], self.cards[1:], self.stages, strict=True):
-            raw = key * card + code
-            key = np.searchsorted(valid, raw)
-            if len(raw) and (key.max() >= len(valid) or np.any(valid[key] != raw)):
-                raise DataError("the input changed between the two passes over it")
-        return key
-
-
-def class_ids(codes: Sequence[np.ndarray], cards: Sequence[int]) -> tuple[np.ndarray, int]:
-    """Dense class ids of code tuples (numbered in the tuples' sorted order, as
-    `ClassEncoder` numbers them) and how many: one pass over a mixed-radix key when the
-    key fits in 62 bits, else column by column."""
-    space = float(np.prod(np.array(cards, dtype=np.float64)))
-    if space >= 2**62:
-        encoder = ClassEncoder(codes, cards)
-        return encoder.ids, encoder.classes
-    key = np.zeros(len(codes[0]), dtype=np.int64)
-    for code, card in zip(codes, cards, strict=True):
-        key = key * card + code
-    valid, ids = _unique_inverse(key, int(space))
-    return ids, len(valid)
-
-
-def _unique_inverse(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
-    """`np.unique(keys, return_inverse=True)` for keys in [0, bound): by a table of the
-    keys present when that is small enough, else by sorting."""
-    if not len(keys) or bound > max(ClassEncoder.DENSE, 4 * len(keys)):
-        return np.unique(keys, return_inverse=True)
-    present = np.zeros(bound, dtype=bool)
-    present[keys] = True
-    rank = np.cumsum(present) - 1
-    return np.flatnonzero(present), rank[keys]
-
-
 @dataclass
 class _Levels:
-    """Per quasi-identifier: codes of every combination at every level, and how many."""
+    """Per quasi-identifier: each combination's base value (`position`), and per level the
+    code of each base value. A level's codes are gathered when asked: holding every level
+    for millions of combinations would cost more memory than the rest of the search."""
 
     qi: QuasiIdentifier
     distinct: pa.Array
-    codes: list[np.ndarray | None] = field(default_factory=list)  # None: merged away
+    position: np.ndarray
+    maps: list[np.ndarray] = field(default_factory=list)
     values: list[pa.Array] = field(default_factory=list)
+
+    def codes(self, level: int) -> np.ndarray:
+        return self.maps[level][self.position]
 
     @property
     def cards(self) -> list[int]:
@@ -339,10 +90,11 @@ class _Levels:
         else:
             distinct = pc.unique(column)
             position = pc.index_in(column, value_set=distinct, skip_nulls=False).to_numpy()
-        levels = cls(qi, distinct)
+        small = np.int32 if len(distinct) < 2**31 else np.int64
+        levels = cls(qi, distinct, position.astype(small))
         for level in range(qi.ladder.top + 1):
             code, values = codes_of(qi.ladder.at(distinct, level))
-            levels.codes.append(code[position])
+            levels.maps.append(code.astype(np.int32 if len(values) < 2**31 else np.int64))
             levels.values.append(values)
         return levels
 
@@ -367,7 +119,7 @@ class KPlan:
     rows_suppressed: int
     information_loss: float
     dictionaries: dict[str, pa.Array]
-    encoder: ClassEncoder
+    encoder: ClassEncoder | None
     suppressed: np.ndarray
     suppressed_units: pa.Array | None = None  # persons removed whole (linked model)
     model: str = "rows"
@@ -410,7 +162,6 @@ class _Outcome:
     """Equivalence classes at one level vector: which classes (or, when a pseudonym links
     a person's rows, which persons) fail k or l, and how many rows that is."""
 
-    ids: np.ndarray  # the class of each combination
     classes: int
     failing: np.ndarray
     violating: int
@@ -433,7 +184,7 @@ class _Model:
     def compress(self, levels: list[_Levels], chosen: Sequence[int]) -> bool:
         """Merge combinations equal at the chosen levels: higher levels cannot tell them
         apart, so the rest of the search runs on fewer of them."""
-        codes = [lv.codes[c] for lv, c in zip(levels, chosen, strict=True)]
+        codes = [_lazy(lv, c) for lv, c in zip(levels, chosen, strict=True)]
         cards = [lv.cards[c] for lv, c in zip(levels, chosen, strict=True)]
         for extra in (self.lcodes, self.ucodes):
             if extra is not None:
@@ -448,14 +199,18 @@ class _Model:
         first = np.empty(merged, dtype=np.int64)
         first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
         self.weights = np.bincount(ids, weights=self.weights, minlength=merged)
-        for lv, at in zip(levels, chosen, strict=True):
-            # Levels below the chosen one are never looked at again.
-            lv.codes = [None if j < at else code[first] for j, code in enumerate(lv.codes)]
+        for lv in levels:
+            lv.position = lv.position[first]
         if self.lcodes is not None:
             self.lcodes = (self.lcodes[0][first], self.lcodes[1])
         if self.ucodes is not None:
             self.ucodes = (self.ucodes[0][first], self.ucodes[1])
         return True
+
+
+def _lazy(lv: _Levels, level: int):
+    """A level's codes, gathered only when `class_ids` reaches that column."""
+    return lambda: lv.codes(level)
 
 
 def _diversity(groups: np.ndarray, lcodes: tuple[np.ndarray, int], n_groups: int) -> np.ndarray:
@@ -465,10 +220,13 @@ def _diversity(groups: np.ndarray, lcodes: tuple[np.ndarray, int], n_groups: int
 
 
 def _evaluate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _Outcome:
-    ids, classes = class_ids(
-        [lv.codes[c] for lv, c in zip(levels, chosen, strict=True)],
-        [lv.cards[c] for lv, c in zip(levels, chosen, strict=True)],
-    )
+    if levels:
+        ids, classes = class_ids(
+            [_lazy(lv, c) for lv, c in zip(levels, chosen, strict=True)],
+            [lv.cards[c] for lv, c in zip(levels, chosen, strict=True)],
+        )
+    else:  # no released quasi-identifier: one class, persons still counted
+        ids, classes = np.zeros(len(model.weights), dtype=np.int64), 1
     weights = model.weights
     if model.ucodes is not None and model.linked:
         persons, n_persons = model.ucodes
@@ -479,9 +237,7 @@ def _evaluate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _O
         person_fails = fails[group]
         violating = int(weights[person_fails[persons]].sum())
         smallest = int(sizes.min()) if len(sizes) else 0
-        return _Outcome(
-            ids, classes, np.zeros(classes, dtype=bool), violating, person_fails, smallest
-        )
+        return _Outcome(classes, np.zeros(classes, dtype=bool), violating, person_fails, smallest)
     if model.ucodes is not None:
         members = persons_per_class(ids, model.ucodes[0], classes)
     else:
@@ -491,7 +247,7 @@ def _evaluate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _O
         failing |= _diversity(ids, model.lcodes, classes) < model.l
     rows = np.bincount(ids, weights=weights, minlength=classes)
     smallest = int(members.min()) if len(members) else 0
-    return _Outcome(ids, classes, failing, int(rows[failing].sum()), smallest=smallest)
+    return _Outcome(classes, failing, int(rows[failing].sum()), smallest=smallest)
 
 
 def _best_step(
@@ -568,6 +324,8 @@ def choose_levels(
                 f"k={k} is larger than the number of persons ({len(unit_values)}) in the table"
             )
     model = _Model(weights, lcodes, ucodes, linked and ucodes is not None, k, l)
+    del counts  # the levels hold what the search needs; the caller passed its only reference
+    pa.default_memory_pool().release_unused()
 
     def evaluate(chosen: Sequence[int]) -> _Outcome:
         return _evaluate(levels, chosen, model)
@@ -576,7 +334,8 @@ def choose_levels(
     chosen = _lift_alone(levels, model, budget)
     model.compress(levels, chosen)
     outcome = evaluate(chosen)
-    with ThreadPoolExecutor(max_workers=SEARCH_THREADS) as pool:
+    threads = SEARCH_THREADS if len(model.weights) <= THREADED_COMBINATIONS else 1
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         while outcome.violating > budget:
             # Levels only rise: combinations equal now stay equal, so merge them first.
             if model.compress(levels, chosen):
@@ -589,6 +348,8 @@ def choose_levels(
                     )
                 )
             chosen, outcome = step
+    if model.compress(levels, chosen):  # the class lookup is built from one row per class
+        outcome = evaluate(chosen)
     picked = list(zip(levels, chosen, strict=True))
     suppressed_units = None
     if outcome.failing_persons is not None:
@@ -612,14 +373,18 @@ def choose_levels(
     )
 
 
-def _encoder(levels: list[_Levels], chosen: Sequence[int], outcome: _Outcome) -> ClassEncoder:
+def _encoder(
+    levels: list[_Levels], chosen: Sequence[int], outcome: _Outcome
+) -> ClassEncoder | None:
     """The class lookup for batches at the chosen levels; it numbers classes as the search
     did (sorted code tuples), which the suppressed-class flags rely on."""
-    encoder = ClassEncoder(
-        [lv.codes[c] for lv, c in zip(levels, chosen, strict=True)],
-        [lv.cards[c] for lv, c in zip(levels, chosen, strict=True)],
-    )
-    if encoder.classes != outcome.classes or not np.array_equal(encoder.ids, outcome.ids):
+    if not levels:
+        return None
+    codes = [lv.codes(c) for lv, c in zip(levels, chosen, strict=True)]
+    cards = [lv.cards[c] for lv, c in zip(levels, chosen, strict=True)]
+    encoder = ClassEncoder(codes, cards)
+    ids, classes = class_ids(codes, cards)
+    if encoder.classes != outcome.classes or not np.array_equal(encoder.ids, ids):
         raise AssertionError("class numbering differs between search and lookup")
     return encoder.freeze()
 

@@ -35,7 +35,7 @@ _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 CSV_BLOCK_BYTES = 1 << 20  # Arrow infers types from the first block and reads blocks ahead
 # The first pass reads only the columns the gate counts, in larger batches: each batch's
 # values are looked up against all values seen so far, so fewer batches hash less.
-SURVEY_ROWS = 500_000
+SURVEY_ROWS = 200_000
 
 
 def _format(path: Path) -> str:

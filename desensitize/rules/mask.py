@@ -24,9 +24,19 @@ from desensitize.rules.base import (
 
 __all__ = ["COMPOUND_SURNAMES", "PRESETS", "Mask", "MaskLadder"]
 
-# (keep_first, keep_last) of the presets that are plain prefix/suffix masks.
-_ENDS = {"cn_resident_id": (6, 4), "cn_mobile": (3, 4), "bank_card": (0, 4), "cn_name": (1, 0)}
-PRESETS = (*_ENDS, "email", "address")
+# (keep_first, keep_last) of the presets that are plain prefix/suffix masks. The display
+# formats (6+4, 3+4) are what tickets and labels print, so joined with such a label they
+# single people out: the gate counts them and cuts them down. The release formats keep
+# only what usually survives it: the ID's region code, the mobile's carrier prefix.
+_ENDS = {
+    "cn_resident_id": (6, 4),
+    "cn_mobile": (3, 4),
+    "bank_card": (0, 4),
+    "cn_name": (1, 0),
+    "cn_resident_id_region": (6, 0),
+    "cn_mobile_carrier": (3, 0),
+}
+PRESETS = (*_ENDS, "email", "email_domain", "address")
 COMPOUND_SURNAMES = (
     "欧阳|司马|诸葛|上官|东方|皇甫|尉迟|公孙|慕容|长孙|宇文|司徒|夏侯|轩辕|令狐|端木|"
     "独孤|南宫|西门|百里|呼延|万俟|闻人|澹台|公冶|宗政|濮阳|太史|申屠|钟离"
@@ -64,6 +74,9 @@ class Mask(Rule):
         text = as_text(values)
         if self.preset == "email":
             return self._email(text)
+        if self.preset == "email_domain":  # '****@domain'
+            masked = self._email(text)
+            return pc.replace_substring_regex(masked, pattern=r"^[^@*]", replacement=self.char)
         if self.preset == "address":
             return self._address(text)
         if self.preset == "cn_name":
@@ -221,6 +234,8 @@ _ID_PREFIXES = (6, 4, 2)
 def _steps(rule: Mask) -> tuple[tuple[int, int] | str, ...]:
     if rule.preset == "email":
         return ((0, 0), "email_domain")
+    if rule.preset == "email_domain":
+        return ((0, 0),)
     if rule.preset == "address":
         return ((0, 0), "address_city", "address_province")
     if rule.preset == "cn_name":
@@ -229,7 +244,7 @@ def _steps(rule: Mask) -> tuple[tuple[int, int] | str, ...]:
     steps: list[tuple[int, int]] = [(first, last)]
     if last:
         steps.append((first, 0))
-    prefixes = _ID_PREFIXES if rule.preset == "cn_resident_id" else ()
+    prefixes = _ID_PREFIXES if (rule.preset or "").startswith("cn_resident_id") else ()
     shorter = [p for p in prefixes if p < first] or _halvings(first)
     steps.extend((p, 0) for p in shorter)
     return tuple(steps)
@@ -246,6 +261,9 @@ def _halvings(first: int) -> list[int]:
 def _label(rule: Mask, step: tuple[int, int] | str) -> str:
     if isinstance(step, str):
         return step.replace("_", " ")
-    if rule.preset in ("email", "address", "cn_name") and step in ((0, 0), (1, 0)):
+    if rule.preset in ("email", "email_domain", "address", "cn_name") and step in (
+        (0, 0),
+        (1, 0),
+    ):
         return f"mask {rule.preset}"
     return f"mask {step[0]}+{step[1]}"
