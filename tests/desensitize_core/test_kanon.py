@@ -188,3 +188,23 @@ def test_class_lookup_by_table_and_by_search_agree(
     by_search = apply(citizens, policy, keys)
     assert by_table.report.rows_suppressed > 0
     pd.testing.assert_frame_equal(by_table.frame, by_search.frame)
+
+
+def test_combination_counts_repack_when_a_column_outgrows_its_bits() -> None:
+    rng = np.random.default_rng(4)
+    counts = ComboCounts(["a", "b", "c"])
+    frames = []
+    for size, spread in ((5000, 4), (200_000, 5_000_000)):  # few values, then many more
+        frame = pd.DataFrame(
+            {
+                "a": rng.integers(0, spread, size),
+                "b": rng.integers(0, 3000, size),
+                "c": rng.integers(0, 7, size),
+            }
+        )
+        counts.add(pa.Table.from_pandas(frame, preserve_index=False))
+        frames.append(frame)
+    got = counts.table().to_pandas().set_index(["a", "b", "c"])[COUNT].sort_index()
+    want = pd.concat(frames).groupby(["a", "b", "c"]).size().sort_index()
+    assert got.to_numpy().tolist() == want.to_numpy().tolist()
+    assert got.index.equals(want.index)

@@ -195,3 +195,39 @@ def test_the_report_states_its_attacker_and_the_columns_it_counted(
     assert set(gate["counted_columns"]) == set(released_non_pseudonyms(LEAKY))
     assert gate["not_counted"]["name"].startswith("keyed per-lease pseudonym")
     assert set(gate["counted_columns"]) == set(Policy.from_dict(LEAKY).released_quasi_identifiers)
+
+
+@pytest.mark.parametrize(
+    ("preset", "value", "levels"),
+    [
+        (
+            "cn_resident_id_region",
+            "440305199001011234",
+            ["440305************", "4403**************", "44****************", "*"],
+        ),
+        ("cn_mobile_carrier", "13812345678", ["138********", "1**********", "*"]),
+        ("email_domain", "zhang@qq.com", ["****@qq.com", "*"]),
+        (
+            "cn_resident_id",
+            "440305199001011234",
+            [
+                "440305********1234",
+                "440305************",
+                "4403**************",
+                "44****************",
+                "*",
+            ],
+        ),
+    ],
+)
+def test_mask_presets_generalize_level_by_level(preset: str, value: str, levels: list) -> None:
+    import pyarrow as pa
+
+    from desensitize.rules.base import Context
+
+    policy = Policy.from_dict(
+        {"columns": {"x": {"class": "identifier", "rule": "mask", "preset": preset}}}
+    )
+    ladder = policy.column("x").rule.ladder()
+    base = ladder.base(pa.array([value]), Context(KEYS))
+    assert [ladder.at(base, i).to_pylist()[0] for i in range(ladder.top + 1)] == levels
