@@ -182,6 +182,7 @@ class Desensitizer:
         self._out = ComboCounts(tracked)
         self._raw = ComboCounts(self.qi_names)
         self._before: np.ndarray | None = None  # class sizes of the rules' own output
+        self._bases: dict[str, pa.Array] = {}  # level-0 values of the whole table, if kept
         self._fits = {c.name: [] for c in policy.columns if c.rule and c.rule.needs_fit()}
         self._states: dict[str, Any] = {}
         self._counting: Future | None = None
@@ -242,14 +243,19 @@ class Desensitizer:
             return self._rule(self.l_column).transform(values, ctx)
         return values
 
-    def survey(self, table: pa.Table, offset: int) -> None:
-        """Pass one over a batch whose first row is row `offset` of the input."""
+    def survey(self, table: pa.Table, offset: int, *, keep_bases: bool = False) -> None:
+        """Pass one over a batch whose first row is row `offset` of the input.
+
+        With `keep_bases` (the whole table in memory, surveyed at once) the quasi-identifiers'
+        level-0 values are kept for pass two, which then need not compute them again."""
         if not (self.enforce or self._fits):
             return
         ctx = Context(self.keys, row_offset=offset)
         keep = ~self._drop_mask(table)
         if self.enforce:
             bases = {qi.name: qi.ladder.base(_array(table, qi.name), ctx) for qi in self.qis}
+            if keep_bases and offset == 0:
+                self._bases = dict(bases)
             if self.l_column:
                 bases[L_VALUE] = self._l_base(table, ctx)
             if self.unit:
@@ -288,7 +294,11 @@ class Desensitizer:
         rule = self._rule(name)
         if self.plan is not None and name in self.plan.levels:
             ladder = rule.ladder()
-            return ladder.at(ladder.base(values, ctx), self.plan.levels[name])
+            if name in self._bases:
+                base = self._bases[name].slice(ctx.row_offset, len(values))
+            else:
+                base = ladder.base(values, ctx)
+            return ladder.at(base, self.plan.levels[name])
         return rule.transform(values, dataclasses.replace(ctx, state=self._states.get(name)))
 
     def _column_output(
@@ -472,7 +482,7 @@ def apply(
         engine.count_raw(table)
         # One survey over the whole table: each column's values are hashed once, where
         # pieces would look each piece up against all values seen before.
-        engine.survey(table, 0)
+        engine.survey(table, 0, keep_bases=True)
         engine.prepare()
         started = [engine.start(piece, offset) for offset, piece in pieces or [(0, table)]]
         done = [engine.complete(piece) for piece in started]

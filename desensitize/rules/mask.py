@@ -75,6 +75,9 @@ class Mask(Rule):
         if self.preset == "email":
             return self._email(text)
         if self.preset == "email_domain":  # '****@domain'
+            fast = _email_masked(text, keep_first=False) if pa.types.is_string(text.type) else None
+            if fast is not None:
+                return fast
             masked = self._email(text)
             return pc.replace_substring_regex(masked, pattern=r"^[^@*]", replacement=self.char)
         if self.preset == "address":
@@ -112,10 +115,11 @@ class Mask(Rule):
         return pc.replace_substring_regex(text, pattern=_ADMIN_PREFIX, replacement=r"\1" + _HIDDEN)
 
 
-def _email_masked(text: pa.Array) -> pa.Array | None:
-    """`first***@domain` for values with one '@', a character before it and one after it,
-    else '****' (nulls stay null): the email regex's result, from the bytes in numpy
-    (None if the output would outgrow 32-bit offsets, for the regex to do).
+def _email_masked(text: pa.Array, *, keep_first: bool = True) -> pa.Array | None:
+    """`first***@domain` (or `****@domain` without `keep_first`) for values with one '@',
+    a character before it and one after it, else '****' (nulls stay null): the email
+    regex's result, from the bytes in numpy (None if the output would outgrow 32-bit
+    offsets, for the regex to do).
 
     '@' is ASCII, so it is never part of a longer UTF-8 character: the first character
     ends before it, and everything from it to the end is '@domain'."""
@@ -142,8 +146,12 @@ def _email_masked(text: pa.Array) -> pa.Array | None:
     first = 1 + (lead >= 0xC0).astype(np.int64) + (lead >= 0xE0) + (lead >= 0xF0)
     # Each output row is three pieces copied from `source`: the first character, '***'
     # and '@domain'; or '****' alone; nulls are empty.
-    from_ = np.stack([starts, np.full(rows, hidden), at], axis=1)
-    sizes = np.stack([first, np.full(rows, 3), ends - at], axis=1)
+    if keep_first:
+        from_ = np.stack([starts, np.full(rows, hidden), at], axis=1)
+        sizes = np.stack([first, np.full(rows, 3), ends - at], axis=1)
+    else:  # '****' then '@domain'
+        from_ = np.stack([np.full(rows, hidden), at, np.zeros(rows, np.int64)], axis=1)
+        sizes = np.stack([np.full(rows, 4), ends - at, np.zeros(rows, np.int64)], axis=1)
     from_[~ok] = [hidden, 0, 0]
     sizes[~ok] = [len(_HIDDEN), 0, 0]
     if valid is not None:
