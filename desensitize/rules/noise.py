@@ -5,6 +5,10 @@ keyring, so the same table, policy and keys always give the same output. The
 rows are cut into fixed blocks of `ROW_BLOCK` by their position in the input and
 each block gets its own generator: the streaming engine processes whole blocks,
 so it draws exactly the numbers an in-memory run draws, whatever its batch size.
+
+Epsilon per record must lie in [`MIN_EPSILON`, `MAX_EPSILON`]: above it the noise is
+negligible next to the bounds and the "noisy" value is the raw one; below it the noise
+is so wide that every value sits on a bound and the column carries nothing.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ import pyarrow.compute as pc
 from desensitize.mechanisms import add_gaussian, add_laplace
 from desensitize.rules.base import Context, Params, Rule
 
-__all__ = ["ROW_BLOCK", "Noise"]
+__all__ = ["MAX_EPSILON", "MIN_EPSILON", "ROW_BLOCK", "Noise"]
 
 ROW_BLOCK = 10_000
+# The documented range of epsilon per record (see the module docstring).
+MIN_EPSILON = 0.01
+MAX_EPSILON = 10.0
 
 
 class Noise(Rule):
@@ -33,6 +40,12 @@ class Noise(Rule):
         if not params.has("epsilon"):
             raise params.fail("parameter 'epsilon' is required (the privacy loss per record)")
         self.epsilon = params.number("epsilon", positive=True)
+        if not MIN_EPSILON <= self.epsilon <= MAX_EPSILON:
+            raise params.fail(
+                f"parameter 'epsilon' must be between {MIN_EPSILON:g} and {MAX_EPSILON:g} "
+                f"per record, got {self.epsilon!r}: above it the value is released nearly "
+                "raw, below it the noise leaves nothing of the column"
+            )
         self.bounds = params.pair("bounds")
         if self.bounds is None:
             raise params.fail("parameter 'bounds' [lower, upper] is required (it sets the noise)")

@@ -146,6 +146,19 @@ def test_bad_policies_fail_at_load_naming_column_and_problem(policy: dict, messa
         Policy.from_dict(policy)
 
 
+@pytest.mark.parametrize("epsilon", [1e5, 10.001, 0.0099, 1e-300])
+def test_noise_epsilon_outside_the_range_is_refused(epsilon: float) -> None:
+    spec = {"class": "sensitive", "rule": "noise", "epsilon": epsilon, "bounds": [0, 100]}
+    with pytest.raises(PolicyError, match="column 'x': .*'epsilon' must be between 0.01 and 10"):
+        Policy.from_dict(_one(spec))
+
+
+@pytest.mark.parametrize("epsilon", [0.01, 1, 10])
+def test_noise_epsilon_at_the_ends_of_the_range_is_accepted(epsilon: float) -> None:
+    spec = {"class": "sensitive", "rule": "noise", "epsilon": epsilon, "bounds": [0, 100]}
+    assert Policy.from_dict(_one(spec)).column("x").rule.epsilon == epsilon
+
+
 def test_policy_errors_carry_column_and_problem() -> None:
     with pytest.raises(PolicyError) as caught:
         Policy.from_dict(_one({"class": "sensitive", "rule": "noise", "bounds": [0, 1]}))
@@ -230,7 +243,7 @@ def test_a_sensitive_column_goes_out_as_it_is_only_under_l_diversity() -> None:
         ({"class": "identifier", "rule": "token"}, False),
         ({"class": "identifier", "rule": "fake", "kind": "name"}, False),
         ({"class": "attribute", "rule": "noise", "epsilon": 1.0, "bounds": [0, 9]}, False),
-        ({"class": "attribute", "rule": "noise", "epsilon": 50.0, "bounds": [0, 9]}, True),
+        ({"class": "attribute", "rule": "noise", "epsilon": 5.0, "bounds": [0, 9]}, True),
     ],
 )
 def test_every_released_column_but_pseudonyms_and_private_noise_is_counted(

@@ -42,6 +42,17 @@ def test_noise_on_a_text_column_is_refused(world, citizens_small):
     assert "name" in response.json()["error"]["message"]
 
 
+def test_noise_epsilon_outside_the_range_is_a_422_naming_the_column(world, citizens_small):
+    dataset_id = uploaded(world, citizens_small.head(100))
+    for epsilon in (1e5, 1e-300):
+        noise = {"class": "sensitive", "rule": "noise", "epsilon": epsilon, "bounds": [0, 1e5]}
+        policy = {"k": 2, "columns": {"monthly_income": noise}}
+        response = world.call("provider", "PUT", f"/v1/datasets/{dataset_id}/policy", json=policy)
+        assert response.status_code == 422, response.text
+        message = response.json()["error"]["message"]
+        assert "monthly_income" in message and "between 0.01 and 10" in message
+
+
 def test_preview_is_desensitized_and_reports_risk(world, citizens_small):
     frame = citizens_small.head(600)
     dataset_id = uploaded(world, frame)
