@@ -1,39 +1,93 @@
-"""DP values of aggregate queries, through diffprivlib's tools and mechanisms.
+"""DP values of aggregate queries, each with its accounting record.
 
-Neighbouring tables differ by adding or removing one record, the model in which
-diffprivlib's counts and histograms have sensitivity 1. So a sum over values clipped to
-``[low, high]`` has sensitivity ``max(|low|, |high|)``; a mean is a noisy sum over a noisy
-count, each with half the epsilon. Group-by releases add noise to every group; one record
-touches one group only, so the groups compose in parallel and the query costs its epsilon
-once. Nothing here touches a budget: diffprivlib gets a throwaway accountant each time.
+Neighbouring tables differ by one person: all of that person's rows. Contribution bounds
+(`bounding.py`) keep at most ``m`` rows per person, so a count moves by at most ``m``, a sum
+of values clipped to ``[low, high]`` by ``m * max(|low|, |high|)``, and the counts of a
+histogram or of groups by ``m`` in all (L1). A mean is a noisy sum of values centred on
+the middle of the bounds over a noisy count, each with half the epsilon. Group keys come
+from a public domain (noise on every listed group, absent ones too) or from DP partition
+selection. Nothing here touches a budget.
 """
 
 from __future__ import annotations
 
-from sys import maxsize
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from diffprivlib import BudgetAccountant
-from diffprivlib import tools as dp_tools
-from diffprivlib.mechanisms import GeometricTruncated, Laplace
 
+from desensitize.dp import noise
+from desensitize.dp.accounting import AccountingRecord, exact, float_at_most
+from desensitize.dp.bounding import Contribution, keep_rows
 from desensitize.dp.query import Query
 
-__all__ = ["run_query"]
+__all__ = ["Answer", "answer_query", "bounded_rows", "run_query"]
 
 
-def run_query(df: pd.DataFrame, query: Query | dict[str, Any], rng: object = None) -> Any:
-    """The DP value of ``query`` over ``df`` (JSON-safe), spending no budget.
+@dataclass(frozen=True)
+class Answer:
+    """A DP value (JSON-safe) and the record of what it cost."""
 
-    ``rng`` may be a ``numpy.random.Generator`` or an int seed for reproducible noise;
-    ``None`` (the default) draws from the operating system's secure generator.
+    value: Any
+    record: AccountingRecord
+
+
+def run_query(
+    df: pd.DataFrame,
+    query: Query | dict[str, Any],
+    rng: object = None,
+    *,
+    contribution: Contribution | None = None,
+    key: bytes = b"",
+) -> Any:
+    """The DP value of ``query`` over ``df``, spending no budget (see :func:`answer_query`)."""
+    return answer_query(df, query, rng=rng, contribution=contribution, key=key).value
+
+
+def answer_query(
+    df: pd.DataFrame,
+    query: Query | dict[str, Any],
+    *,
+    rng: object = None,
+    contribution: Contribution | None = None,
+    key: bytes = b"",
+    kept: np.ndarray | None = None,
+) -> Answer:
+    """The DP answer to ``query`` over ``df`` with its accounting record.
+
+    ``contribution`` names the privacy unit and its bounds (default: one row = one
+    person); ``key`` keys the choice of the rows each person keeps; ``kept`` passes that
+    choice when it was made before (:func:`bounded_rows`). ``rng`` is a
+    ``numpy.random.Generator``, an int seed, or ``None`` for the system's secure source.
     """
     q = query if isinstance(query, Query) else Query.from_dict(query)
     q.check_table(df)
-    state = _random_state(rng)
-    return _OPS[q.op](df, q, state)
+    bound = _bound_of(q, contribution or Contribution())
+    if kept is None:
+        kept = bounded_rows(df, q, bound, key=key)
+    frame = df.iloc[kept] if len(kept) != len(df) else df
+    return _OPS[q.op](frame, q, bound, _random_state(rng))
+
+
+def bounded_rows(
+    df: pd.DataFrame, query: Query, contribution: Contribution, *, key: bytes
+) -> np.ndarray:
+    """Positions of the rows ``query`` aggregates: in the public domain if it has one,
+    then within each person's bounds."""
+    bound = _bound_of(query, contribution)
+    if query.groups is not None:
+        inside = df[query.by].astype(str).isin([str(g) for g in query.groups]).to_numpy()
+        positions = np.flatnonzero(inside)
+        return positions[keep_rows(df.iloc[positions], bound, key=key, by=query.by)]
+    return keep_rows(df, bound, key=key, by=query.by)
+
+
+def _bound_of(q: Query, contribution: Contribution) -> Contribution:
+    if q.max_groups is None or contribution.unit is None:
+        return contribution
+    return Contribution(contribution.unit, contribution.max_rows, q.max_groups)
 
 
 def _random_state(rng: object) -> np.random.RandomState | None:
@@ -47,77 +101,137 @@ def _random_state(rng: object) -> np.random.RandomState | None:
     raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, not {rng!r}")
 
 
-def _count(df: pd.DataFrame, q: Query, state: Any) -> int:
-    present = np.ones(len(df), bool) if q.column is None else df[q.column].notna().to_numpy()
-    return int(
-        dp_tools.count_nonzero(
-            present, epsilon=q.epsilon, random_state=state, accountant=BudgetAccountant()
-        )
+def _record(
+    q: Query,
+    bound: Contribution,
+    mechanism: str,
+    sensitivity: float,
+    *,
+    delta: Fraction = Fraction(0),
+    domain: str | None = None,
+) -> AccountingRecord:
+    return AccountingRecord(
+        op=q.op,
+        columns=tuple(q.columns),
+        mechanism=mechanism,
+        epsilon=exact(q.epsilon),
+        delta=delta,
+        sensitivity=float(sensitivity),
+        unit=bound.describe(),
+        max_rows=bound.rows,
+        max_groups=bound.groups(True) if q.grouped else None,
+        domain=domain,
     )
 
 
-def _values(df: pd.DataFrame, q: Query) -> np.ndarray:
-    values = df[q.column].to_numpy(dtype=np.float64, na_value=np.nan)
+def _values(df: pd.DataFrame, column: str) -> np.ndarray:
+    values = df[column].to_numpy(dtype=np.float64, na_value=np.nan)
     return values[~np.isnan(values)]
 
 
-def _noisy_sum(
-    clipped_sum: float, bounds: tuple[float, float], epsilon: float, state: Any
-) -> float:
-    """Laplace noise for a sum of values clipped to ``bounds``."""
-    sensitivity = max(abs(bounds[0]), abs(bounds[1]))
-    mechanism = Laplace(epsilon=epsilon, delta=0.0, sensitivity=sensitivity, random_state=state)
-    return float(mechanism.randomise(float(clipped_sum)))
+def _count(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> Answer:
+    true = len(df) if q.column is None else int(df[q.column].notna().sum())
+    eps = float_at_most(exact(q.epsilon))
+    value = noise.geometric(true, epsilon=eps, sensitivity=bound.rows, state=state)
+    return Answer(value, _record(q, bound, "geometric (discrete Laplace)", bound.rows))
 
 
-def _noisy_count(count: int, epsilon: float, state: Any) -> int:
-    mechanism = GeometricTruncated(
-        epsilon=epsilon, sensitivity=1, lower=0, upper=maxsize, random_state=state
-    )
-    return int(mechanism.randomise(int(count)))
-
-
-def _sum(df: pd.DataFrame, q: Query, state: Any) -> float:
-    clipped = np.clip(_values(df, q), *q.bounds)  # type: ignore[misc]
-    return _noisy_sum(clipped.sum(), q.bounds, q.epsilon, state)  # type: ignore[arg-type]
-
-
-def _mean(df: pd.DataFrame, q: Query, state: Any) -> float:
+def _sum(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> Answer:
     low, high = q.bounds  # type: ignore[misc]
-    values = np.clip(_values(df, q), low, high)
-    total = _noisy_sum(values.sum(), (low, high), q.epsilon / 2, state)
-    count = _noisy_count(len(values), q.epsilon / 2, state)
-    return float(np.clip(total / max(count, 1), low, high))
+    sensitivity = bound.rows * max(abs(low), abs(high))
+    total = float(np.clip(_values(df, q.column), low, high).sum())  # type: ignore[arg-type]
+    eps = float_at_most(exact(q.epsilon))
+    value = noise.laplace(total, epsilon=eps, sensitivity=sensitivity, state=state)
+    return Answer(value, _record(q, bound, "Laplace", sensitivity))
 
 
-def _histogram(df: pd.DataFrame, q: Query, state: Any) -> dict[str, list]:
-    counts, edges = dp_tools.histogram(
-        _values(df, q),
-        epsilon=q.epsilon,
-        bins=q.bins,
-        range=q.range,
-        random_state=state,
-        accountant=BudgetAccountant(),
+def _mean(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> Answer:
+    low, high = q.bounds  # type: ignore[misc]
+    middle, half = (low + high) / 2, (high - low) / 2
+    values = np.clip(_values(df, q.column), low, high)  # type: ignore[arg-type]
+    eps = float_at_most(exact(q.epsilon) / 2)
+    centred = noise.laplace(
+        float((values - middle).sum()), epsilon=eps, sensitivity=bound.rows * half, state=state
     )
-    return {"counts": [int(c) for c in counts], "edges": [float(e) for e in edges]}
+    count = noise.geometric(len(values), epsilon=eps, sensitivity=bound.rows, state=state)
+    value = float(np.clip(middle + centred / max(count, 1), low, high))
+    return Answer(value, _record(q, bound, "Laplace sum / geometric count", bound.rows * half))
 
 
-def _per_group(df: pd.DataFrame, q: Query, series: pd.Series, how: str) -> pd.Series:
-    """Per-group ``how`` (size or sum) over the public domain, or the keys present."""
-    grouped = series.groupby(df[q.by], dropna=True, observed=True)
-    result = grouped.size() if how == "size" else grouped.sum()
-    return result if q.groups is None else result.reindex(list(q.groups), fill_value=0)
+def _histogram(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> Answer:
+    counts, edges = np.histogram(_values(df, q.column), bins=q.bins, range=q.range)  # type: ignore[arg-type]
+    eps = float_at_most(exact(q.epsilon))
+    noisy = [noise.geometric(c, epsilon=eps, sensitivity=bound.rows, state=state) for c in counts]
+    value = {"counts": noisy, "edges": [float(e) for e in edges]}
+    return Answer(value, _record(q, bound, "geometric per bin", bound.rows, domain="public"))
 
 
-def _group_count(df: pd.DataFrame, q: Query, state: Any) -> dict[str, int]:
-    sizes = _per_group(df, q, pd.Series(np.ones(len(df)), index=df.index), "size")
-    return {str(k): _noisy_count(int(n), q.epsilon, state) for k, n in sizes.items()}
+def _labels(df: pd.DataFrame, q: Query) -> pd.Series:
+    return df[q.by].astype(str) if len(df) else pd.Series([], dtype=str)
 
 
-def _group_sum(df: pd.DataFrame, q: Query, state: Any) -> dict[str, float]:
-    clipped = pd.to_numeric(df[q.column]).astype("float64").clip(*q.bounds)  # type: ignore[misc]
-    sums = _per_group(df, q, clipped, "sum")  # NaN values are skipped
-    return {str(k): _noisy_sum(float(v), q.bounds, q.epsilon, state) for k, v in sums.items()}  # type: ignore[arg-type]
+def _group_count(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> Answer:
+    sizes = _labels(df, q).value_counts()
+    sensitivity = bound.rows
+    if q.groups is not None:
+        eps = float_at_most(exact(q.epsilon))
+        sizes = sizes.reindex([str(g) for g in q.groups], fill_value=0)
+        value = {
+            k: noise.geometric(int(n), epsilon=eps, sensitivity=sensitivity, state=state)
+            for k, n in sizes.items()
+        }
+        return Answer(value, _record(q, bound, "geometric per group", sensitivity, domain="public"))
+    delta = q.cost[1]
+    value = noise.threshold_counts(
+        sizes.to_dict(),
+        epsilon=float_at_most(exact(q.epsilon)),
+        delta=float_at_most(delta),
+        groups=bound.groups(True),
+        rows=bound.rows,
+    )
+    record = _record(
+        q,
+        bound,
+        "discrete Laplace + threshold (OpenDP)",
+        sensitivity,
+        delta=delta,
+        domain="partition selection",
+    )
+    return Answer(dict(sorted(value.items())), record)
+
+
+def _group_sum(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> Answer:
+    low, high = q.bounds  # type: ignore[misc]
+    sensitivity = bound.rows * max(abs(low), abs(high))
+    labels = _labels(df, q)
+    values = pd.to_numeric(df[q.column]).astype("float64").clip(low, high)
+    sums = values.groupby(labels.to_numpy()).sum()  # NaN values are skipped
+    if q.groups is not None:
+        keys, eps, delta, domain = (
+            [str(g) for g in q.groups],
+            exact(q.epsilon),
+            Fraction(0),
+            "public",
+        )
+        mechanism = "Laplace per group"
+    else:  # half the epsilon selects the groups by their counts, half noises their sums
+        eps, delta, domain = exact(q.epsilon) / 2, q.cost[1], "partition selection"
+        keys = sorted(
+            noise.threshold_counts(
+                labels.value_counts().to_dict(),
+                epsilon=float_at_most(eps),
+                delta=float_at_most(delta),
+                groups=bound.groups(True),
+                rows=bound.rows,
+            )
+        )
+        mechanism = "discrete Laplace + threshold (OpenDP), then Laplace per group"
+    sums = sums.reindex(keys, fill_value=0.0)
+    value = {
+        k: noise.laplace(float(v), epsilon=float_at_most(eps), sensitivity=sensitivity, state=state)
+        for k, v in sums.items()
+    }
+    return Answer(value, _record(q, bound, mechanism, sensitivity, delta=delta, domain=domain))
 
 
 _OPS = {

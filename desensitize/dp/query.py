@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from fractions import Fraction
 from numbers import Real
 from typing import Any
 
 import pandas as pd
 
+from desensitize.dp.accounting import (
+    DEFAULT_DELTA,
+    MAX_DELTA,
+    MAX_QUERY_EPSILON,
+    MIN_QUERY_EPSILON,
+    exact,
+)
 from desensitize.errors import DesensitizeError
 
 __all__ = ["OPS", "Query", "QueryError"]
@@ -24,8 +32,8 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 _OPTIONAL: dict[str, tuple[str, ...]] = {
     "count": ("column",),
-    "group_count": ("groups",),
-    "group_sum": ("groups",),
+    "group_count": ("groups", "max_groups", "delta"),
+    "group_sum": ("groups", "max_groups", "delta"),
 }
 OPS = tuple(_REQUIRED)
 _NUMERIC_OPS = ("sum", "mean", "histogram", "group_sum")
@@ -42,10 +50,13 @@ class QueryError(DesensitizeError, ValueError):
 
 @dataclass(frozen=True)
 class Query:
-    """One DP aggregate. ``epsilon`` is what running it costs; ``delta`` is always 0.
+    """One DP aggregate. ``epsilon`` is what running it costs, between the minimum and the
+    maximum per query.
 
-    ``groups`` is the public domain of group keys for group ops; without it the keys are
-    the values present in the table, which reveals which groups exist.
+    ``groups`` is the public domain of group keys for group ops; without it the keys come
+    from DP partition selection, which costs ``delta`` too (a rare group shows up with
+    probability about ``delta``). ``max_groups`` bounds how many groups one person's rows
+    may fall in (default 1).
     """
 
     op: str
@@ -56,8 +67,8 @@ class Query:
     bins: int | None = None
     range: tuple[float, float] | None = None
     groups: tuple[Any, ...] | None = None
-
-    delta = 0.0
+    max_groups: int | None = None
+    delta: float | None = None
 
     def __post_init__(self) -> None:
         if self.op not in _REQUIRED:
@@ -69,7 +80,7 @@ class Query:
         for f in fields(self):
             if f.name not in allowed and getattr(self, f.name) is not None:
                 raise QueryError(f.name, f"is not used by op {self.op!r}")
-        object.__setattr__(self, "epsilon", _positive("epsilon", self.epsilon))
+        object.__setattr__(self, "epsilon", _epsilon(self.epsilon))
         for name in ("column", "by"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
@@ -77,10 +88,14 @@ class Query:
         for name in ("bounds", "range"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _interval(name, getattr(self, name)))
-        if self.bins is not None and (
-            isinstance(self.bins, bool) or not isinstance(self.bins, int) or self.bins < 1
-        ):
-            raise QueryError("bins", f"must be a positive integer, got {self.bins!r}")
+        for name in ("bins", "max_groups"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise QueryError(name, f"must be a positive integer, got {value!r}")
+        if self.delta is not None:
+            object.__setattr__(self, "delta", _delta(self.delta))
         if self.groups is not None:
             if isinstance(self.groups, str | bytes) or not hasattr(self.groups, "__iter__"):
                 raise QueryError("groups", "must be a list of group keys")
@@ -98,6 +113,18 @@ class Query:
         if unknown:
             raise QueryError(unknown[0], "is not a query field")
         return cls(**d)
+
+    @property
+    def grouped(self) -> bool:
+        return self.by is not None
+
+    @property
+    def cost(self) -> tuple[Fraction, Fraction]:
+        """The exact ``(epsilon, delta)`` the query spends: delta only when group keys come
+        from partition selection (no public domain)."""
+        if not self.grouped or self.groups is not None:
+            return exact(self.epsilon), Fraction(0)
+        return exact(self.epsilon), exact(self.delta) if self.delta is not None else DEFAULT_DELTA
 
     @property
     def columns(self) -> list[str]:
@@ -124,6 +151,28 @@ class Query:
                 raise QueryError(
                     "column", f"op {self.op!r} needs a numeric column; {self.column!r} is {dtype}"
                 )
+
+
+def _epsilon(value: object) -> float:
+    """A query's epsilon within the limits per query: a smaller one would be charged
+    almost nothing, a larger one is no longer a meaningful protection."""
+    epsilon = _positive("epsilon", value)
+    if exact(epsilon) < MIN_QUERY_EPSILON:
+        raise QueryError(
+            "epsilon", f"{epsilon:g} is below the minimum per query, {float(MIN_QUERY_EPSILON):g}"
+        )
+    if exact(epsilon) > MAX_QUERY_EPSILON:
+        raise QueryError(
+            "epsilon", f"{epsilon:g} is above the maximum per query, {float(MAX_QUERY_EPSILON):g}"
+        )
+    return epsilon
+
+
+def _delta(value: object) -> float:
+    delta = _positive("delta", value)
+    if exact(delta) > MAX_DELTA:
+        raise QueryError("delta", f"{delta:g} is above the maximum per query, {float(MAX_DELTA):g}")
+    return delta
 
 
 def _positive(name: str, value: object) -> float:

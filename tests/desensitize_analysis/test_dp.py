@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -74,7 +75,11 @@ def test_queries_that_do_not_fit_the_table_are_refused_before_charging(trips, qu
 
 def test_query_epsilon_is_readable_before_running():
     query = Query.from_dict({"op": "group_count", "by": "district", "epsilon": 0.3})
-    assert (query.epsilon, query.delta, query.columns) == (0.3, 0.0, ["district"])
+    assert (query.epsilon, query.columns) == (0.3, ["district"])
+    # group keys without a public domain come from partition selection, which costs delta
+    assert query.cost == (Fraction(3, 10), Fraction(1, 10**7))
+    public = Query.from_dict({**query.to_dict(), "groups": ["南山区"]})
+    assert public.cost == (Fraction(3, 10), Fraction(0))
     assert Query.from_dict(query.to_dict()) == query
 
 
@@ -87,12 +92,17 @@ def test_release_returns_value_cost_and_accounting_record(trips):
     assert result.record.to_dict() == {
         "op": "mean",
         "columns": ["fare"],
+        "mechanism": "Laplace sum / geometric count",
         "epsilon": 0.5,
         "delta": 0.0,
-        "spent_before": 0.2,
-        "spent_after": pytest.approx(0.7),
-        "cap": 1.0,
+        "epsilon_exact": "1/2",
+        "delta_exact": "0",
+        "epsilon_micro": 500_000,
+        "sensitivity": 10.0,  # half the width of the bounds, one row per person
+        "unit": "one row = one person",
+        "max_rows": 1,
     }
+    assert (result.spent_before, result.spent_after, result.cap) == (0.2, 0.7, 1.0)
     json.dumps(result.to_dict())
 
 
