@@ -1,18 +1,21 @@
-"""k-anonymity and l-diversity over quasi-identifiers: choose levels, suppress, verify.
+"""k-anonymity and l-diversity over the released columns: choose levels, suppress, verify.
 
 The search never needs the rows. It works on a table of *combinations*: each
-distinct tuple of level-0 quasi-identifier values (plus the l-diversity value),
-with how many rows have it. The streaming engine builds that table batch by
-batch in its first pass; in memory it is built in one go, so both choose the
-same levels. Each ladder renders every level from level-0 values, so a level
-vector maps combinations to equivalence classes without touching the rows.
+distinct tuple of level-0 values of the counted columns (plus the l-diversity value
+and, with a privacy unit, the person), with how many rows have it. The streaming
+engine builds that table batch by batch in its first pass; in memory it is built in
+one go, so both choose the same levels. Each ladder renders every level from level-0
+values, so a level vector maps combinations to equivalence classes without the rows.
 
-Greedy search: while more rows sit in classes smaller than k (or less diverse
-than l) than `max_suppression` allows, raise one quasi-identifier one level; the
-step chosen removes the most violating rows per unit of precision lost (a level
-costs 1/height of its ladder), or, when no step removes any, merges the most
-classes. Then the remaining violating classes are suppressed, and the output is
-checked independently by grouping its own values.
+The search starts where each column *alone* first passes (no level below can pass
+with the others added), then, while more rows sit in classes smaller than k (or
+less diverse than l, or, per person, shared by fewer than k persons: see units.py)
+than `max_suppression` allows, raises one column one level: the step removing the
+most violating rows per unit of precision lost (a level costs 1/height of its
+ladder), or, when no step removes any, the one merging the most classes.
+Combinations equal at the current levels are merged as it goes, since higher levels
+never split them. The remaining violating classes (or persons) are suppressed, and
+the output is checked independently by grouping its own values.
 """
 
 from __future__ import annotations
