@@ -10,7 +10,8 @@ anyone allowed to see the schema. The suggested policy is safe to accept as it s
   l-diversity with l = 2, and any further one is dropped;
 - noise bounds are differentially private estimates on a public grid of nice values
   (`desensitize.dp_bounds`), never the data's own quantiles, which would surface as the
-  clamp values; the epsilon they cost is reported for the dataset's budget;
+  clamp values; the epsilon they cost is reported (the exchange charges it to the
+  provider's own allowance, not to the budget buyers draw on);
 - a column that looks like a person key repeated across rows is proposed as the privacy
   unit, with a DP estimate of the rows one person may contribute.
 
@@ -41,7 +42,7 @@ __all__ = ["ColumnProfile", "PrivacyUnit", "Profile", "profile", "suggest_rule"]
 
 DEFAULT_NOISE_EPSILON = 1.0
 SAMPLE_SEED = 0
-# Epsilon of the DP estimates the profile itself makes, charged to the dataset's budget.
+# Epsilon of the DP estimates the profile itself makes, reported in `bounds_epsilon`.
 BOUNDS_EPSILON = 0.05  # per noised column, split between its bounds when both are estimated
 PRIVACY_UNIT_EPSILON = 0.1  # for the rows-per-person bound, which needs more to be useful
 UPPER_QUANTILE = 0.99

@@ -88,8 +88,14 @@ class Dataset(Base):
     profile: Mapped[dict[str, Any]] = mapped_column()
     policy: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     policy_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The buyers' lifetime budget: set once, by the dataset's first offer (the listing), then
+    # changed only by an operator-approved BudgetRequest.
     epsilon_cap_micro: Mapped[int] = mapped_column(BigInteger, default=0)
     epsilon_spent_micro: Mapped[int] = mapped_column(BigInteger, default=0)
+    epsilon_cap_set_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The provider's own allowance (the profile's DP estimates), never drawn from the above.
+    provider_epsilon_cap_micro: Mapped[int] = mapped_column(BigInteger, default=0)
+    provider_epsilon_spent_micro: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -191,6 +197,37 @@ class BudgetSpend(Base):
     dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
     lease_id: Mapped[str | None] = mapped_column(ForeignKey("leases.id"), default=None)
     kind: Mapped[str] = mapped_column(String(20))  # reservation | query
+    epsilon_micro: Mapped[int] = mapped_column(BigInteger)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BudgetRequest(Base):
+    """A provider's request to change a dataset's lifetime budget; only an operator decides."""
+
+    __tablename__ = "budget_requests"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    epsilon_cap_micro: Mapped[int] = mapped_column(BigInteger)  # the cap asked for
+    previous_cap_micro: Mapped[int] = mapped_column(BigInteger)  # the cap when asked
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # requested|approved|rejected
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AllowanceSpend(Base):
+    """Epsilon spent from the provider's own allowance of a dataset (e.g. the profile's
+    DP estimates of noise bounds), kept apart from the buyers' budget."""
+
+    __tablename__ = "allowance_spends"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # profile
     epsilon_micro: Mapped[int] = mapped_column(BigInteger)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exchange.context import Exchange
-from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Lease
+from exchange.db.models import MICRO, Account, BudgetRequest, BudgetSpend, Dataset, Lease
 from exchange.errors import NotFound
+from exchange.services import allowance
 from exchange.services.lifecycle import effective_status
 
 
@@ -43,13 +45,24 @@ def budget_report(session: Session) -> list[dict[str, Any]]:
                 "name": dataset.name,
                 "epsilon_cap": dataset.epsilon_cap_micro / MICRO,
                 "epsilon_spent": dataset.epsilon_spent_micro / MICRO,
-                # Queries draw on their lease's reservation; the profile's estimates and
-                # the reservations are what the dataset itself spent.
+                "epsilon_cap_set_at": _iso(dataset.epsilon_cap_set_at),
+                # Queries draw on their lease's reservation, so the reservations are what
+                # the dataset itself spent ("profile" rows are from before the profile's
+                # estimates moved to the provider's allowance).
                 "epsilon_spent_by_entries": sum(
                     s.epsilon_micro for s in spends if s.kind in ("reservation", "profile")
                 )
                 / MICRO,
                 "within_cap": dataset.epsilon_spent_micro <= dataset.epsilon_cap_micro,
+                "budget_requests": [
+                    _budget_request(r)
+                    for r in session.scalars(
+                        select(BudgetRequest)
+                        .where(BudgetRequest.dataset_id == dataset.id)
+                        .order_by(BudgetRequest.created_at, BudgetRequest.id)
+                    )
+                ],
+                "provider_allowance": allowance.report(session, dataset),
                 "spends": [
                     {
                         "lease_id": s.lease_id,
@@ -63,6 +76,24 @@ def budget_report(session: Session) -> list[dict[str, Any]]:
             }
         )
     return report
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _budget_request(r: BudgetRequest) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "status": r.status,
+        "epsilon_cap": r.epsilon_cap_micro / MICRO,
+        "previous_cap": r.previous_cap_micro / MICRO,
+        "reason": r.reason,
+        "decided_by": r.decided_by,
+        "decision_reason": r.decision_reason,
+        "time": r.created_at.isoformat(),
+        "decided_at": _iso(r.decided_at),
+    }
 
 
 def revenue_report(exchange: Exchange, session: Session) -> dict[str, Any]:

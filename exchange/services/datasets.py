@@ -15,6 +15,7 @@ from exchange.context import Exchange
 from exchange.db.models import Account, Dataset, Offer
 from exchange.errors import Conflict, Forbidden, Invalid, NotFound
 from exchange.ingest import UploadError, detect_encoding, detect_format, iter_batches
+from exchange.services import allowance
 from exchange.services.raw import raw_context, read_raw, write_table
 from exchange.services.releases import ensure_release
 
@@ -117,6 +118,8 @@ def register(
         rows=rows,
         grade=meta.grade,
     )
+    session.flush()  # the allowance's spend row refers to the dataset
+    allowance.charge_profile(session, exchange, dataset, found.bounds_epsilon)
     return dataset
 
 

@@ -1,8 +1,8 @@
-"""Offers: a dataset's licence template, pricing, revenue shares, budget cap and k."""
+"""Offers: a dataset's licence template, pricing, revenue shares and k; each draws on the
+dataset's lifetime budget, which its first offer sets (see `exchange.services.budgets`)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from sqlalchemy import select
@@ -17,8 +17,9 @@ from contracts import (
 )
 from contracts.revenue import check_shares
 from exchange.context import Exchange
-from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Offer
+from exchange.db.models import MICRO, Account, Dataset, Offer
 from exchange.errors import Conflict, Forbidden, Invalid, NotFound
+from exchange.services import budgets
 from exchange.services import terms as terms_svc
 from exchange.services.datasets import get_owned, require_policy
 from exchange.services.ids import new_id
@@ -44,20 +45,6 @@ def ledger_shares(shares: dict[str, int], provider_id: str, dataset_id: str) -> 
             )
         out[account] = out.get(account, 0) + bp
     return out
-
-
-def _uncharged_profile_epsilon(session: Session, dataset: Dataset) -> int:
-    """The epsilon of the profile's DP estimates, unless already charged (micro units,
-    rounded up: a budget is never under-counted)."""
-    spent = float((dataset.profile or {}).get("bounds_epsilon") or 0)
-    if spent <= 0:
-        return 0
-    charged = session.scalars(
-        select(BudgetSpend.id).where(
-            BudgetSpend.dataset_id == dataset.id, BudgetSpend.kind == "profile"
-        )
-    ).first()
-    return 0 if charged is not None else math.ceil(spent * MICRO - 1e-9)
 
 
 def create_offer(
@@ -88,14 +75,8 @@ def create_offer(
             f"k={k} is above the policy's k={policy.k or 1}: every lease is a projection of "
             f"the dataset's one release at the policy's k; raise the policy's k to {k} first"
         )
-    cap_micro = round(float(body["epsilon_cap"]) * MICRO)
-    profile_micro = _uncharged_profile_epsilon(session, dataset)
-    if cap_micro < dataset.epsilon_spent_micro + profile_micro:
-        raise Conflict(
-            f"epsilon_cap {body['epsilon_cap']} is below the "
-            f"{(dataset.epsilon_spent_micro + profile_micro) / MICRO} already spent on this "
-            "dataset (its profile's DP estimates of noise bounds included)"
-        )
+    # The cap belongs to the dataset: its first offer sets it, later ones draw on it.
+    budgets.draw_on(session, exchange, dataset, body.get("epsilon_cap"), provider)
     offer = Offer(
         id=new_id("off"),
         dataset_id=dataset.id,
@@ -106,20 +87,6 @@ def create_offer(
         shares_bp=shares,
         k=k,
     )
-    # The cap belongs to the dataset: every offer and lease of it draws on the same budget.
-    dataset.epsilon_cap_micro = cap_micro
-    if profile_micro:
-        # The profile's noise bounds are DP estimates that reach buyers as clamp values
-        # once the dataset is offered: their epsilon is spent now, once.
-        session.add(
-            BudgetSpend(
-                dataset_id=dataset.id,
-                kind="profile",
-                epsilon_micro=profile_micro,
-                detail={"what": "DP estimates of noise bounds and rows per person"},
-            )
-        )
-        dataset.epsilon_spent_micro += profile_micro
     session.add(offer)
     session.flush()
     exchange.log.record(
@@ -128,7 +95,7 @@ def create_offer(
         actor=provider.id,
         dataset=dataset.id,
         offer=offer.id,
-        epsilon_cap=str(body["epsilon_cap"]),
+        epsilon_cap=f"{dataset.epsilon_cap_micro / MICRO:g}",
         k=k,
     )
     return offer

@@ -37,13 +37,26 @@ class State:
     requested_b: str  # the same (to reject)
     spare_account: str  # its keys are rotated and revoked by whoever may
     spare_key: str
+    budget_a: str  # provider's pending budget requests (to approve, to reject)
+    budget_b: str
 
 
 def build_state(world: World, frame: pd.DataFrame) -> State:
     dataset, offer = publish(world, frame, epsilon_cap=50.0)
     spare = world.call("provider", "POST", "/v1/offers", json=offer_body(dataset, epsilon_cap=50.0))
     assert spare.status_code == 201, spare.text
-    _, important_offer = publish(world, frame, grade="important", epsilon_cap=50.0)
+    important, important_offer = publish(world, frame, grade="important", epsilon_cap=50.0)
+    other, _ = publish(world, frame, epsilon_cap=50.0)
+    budget = [
+        world.call(
+            "provider",
+            "POST",
+            f"/v1/datasets/{d}/budget-requests",
+            json={"epsilon_cap": 60.0, "reason": "a second year of leases"},
+        )
+        for d in (important, other)
+    ]
+    assert all(b.status_code == 201 for b in budget), [b.text for b in budget]
     spare_account = world.call(
         "operator", "POST", "/v1/accounts", json={"name": "spare", "role": "buyer"}
     )
@@ -59,6 +72,8 @@ def build_state(world: World, frame: pd.DataFrame) -> State:
         revocable=lease(world, offer)["id"],
         requested_a=lease(world, important_offer)["id"],
         requested_b=lease(world, important_offer)["id"],
+        budget_a=budget[0].json()["id"],
+        budget_b=budget[1].json()["id"],
     )
 
 
@@ -116,6 +131,13 @@ def table(s: State, frame: pd.DataFrame) -> list[tuple[str, str, str, dict[str, 
             AUDIT,
         ),
         ("budgets", "GET", "/v1/audit/budgets", {}, AUDIT),
+        (
+            "budget requests",
+            "GET",
+            "/v1/budget-requests",
+            {},
+            {"provider": OK, "provider2": OK, **AUDIT},
+        ),
         ("audit revenue", "GET", "/v1/audit/revenue", {}, AUDIT),
         ("extract csv", "GET", f"{lease_url}/extract?format=csv", {}, BUYER_OWN),
         ("extract parquet", "GET", f"{lease_url}/extract?format=parquet", {}, BUYER_OWN),
@@ -143,7 +165,34 @@ def table(s: State, frame: pd.DataFrame) -> list[tuple[str, str, str, dict[str, 
             {"provider": OK, "provider2": OK},
         ),
         ("policy", "PUT", f"/v1/datasets/{s.dataset}/policy", {"json": POLICY}, {"provider": OK}),
-        ("create offer", "POST", "/v1/offers", {"json": offer_body(s.dataset)}, {"provider": OK}),
+        (
+            "create offer",
+            "POST",
+            "/v1/offers",
+            {"json": offer_body(s.dataset, epsilon_cap=None)},
+            {"provider": OK},
+        ),
+        (
+            "request budget",
+            "POST",
+            f"/v1/datasets/{s.dataset}/budget-requests",
+            {"json": {"epsilon_cap": 80.0, "reason": "more research leases"}},
+            {"provider": OK},
+        ),
+        (
+            "approve budget",
+            "POST",
+            f"/v1/budget-requests/{s.budget_a}/approve",
+            {"json": {"reason": "reviewed"}},
+            {"operator": OK},
+        ),
+        (
+            "reject budget",
+            "POST",
+            f"/v1/budget-requests/{s.budget_b}/reject",
+            {"json": {"reason": "no case made"}},
+            {"operator": OK},
+        ),
         ("withdraw", "POST", f"/v1/offers/{s.spare_offer}/withdraw", {}, {"provider": OK}),
         (
             "quote",
@@ -349,4 +398,4 @@ def test_the_auditor_can_write_nothing(world, small):
     # nothing reached the log or the leases
     assert world.call("auditor", "GET", "/v1/audit/head").json()["size"] == before_head["size"]
     assert world.call("auditor", "GET", "/v1/leases").json() == before_leases
-    assert len(world.call("operator", "GET", "/v1/datasets").json()) == 2
+    assert len(world.call("operator", "GET", "/v1/datasets").json()) == 3

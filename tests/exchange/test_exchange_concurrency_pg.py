@@ -87,8 +87,8 @@ def test_budget_queries_and_payments_hold_under_concurrent_requests(
             201,
         )
         ok(provider.put(f"/v1/datasets/{dataset['id']}/policy", json=policy))
-        # The profile's DP estimates of noise bounds are charged when the dataset is offered.
-        cap = LEASE_COST * (2 + winners) + dataset["profile"]["bounds_epsilon"]
+        # The profile's DP estimates are the provider's own allowance: the cap is the buyers'.
+        cap = LEASE_COST * (2 + winners)
         offer = ok(
             provider.post("/v1/offers", json=offer_body(dataset["id"], epsilon_cap=cap)), 201
         )
@@ -149,8 +149,7 @@ def test_budget_queries_and_payments_hold_under_concurrent_requests(
         assert budget["epsilon_spent"] == pytest.approx(cap)
         assert budget["within_cap"] and budget["epsilon_spent"] <= budget["epsilon_cap"]
         assert budget["epsilon_spent_by_entries"] == pytest.approx(cap)
-        leased = [s for s in budget["spends"] if s["kind"] != "profile"]
-        assert {s["lease_id"] for s in leased} == paid_ids
+        assert {s["lease_id"] for s in budget["spends"]} == paid_ids
 
         # -- 25 DP queries at once on one lease with room for ten -----------------------------
         winner = next(i for i, lease in enumerate(leases) if lease["id"] in paid_ids and i >= 2)

@@ -17,12 +17,6 @@ from tests.exchange.flows import lease, offer_body, paid_lease, publish
 pytestmark = pytest.mark.usefixtures("backend")
 
 
-def profile_epsilon(world, dataset_id: str) -> float:
-    """What the upload's profile spent on DP estimates, charged when the dataset is offered."""
-    dataset = world.call("provider", "GET", f"/v1/datasets/{dataset_id}").json()
-    return float(dataset["profile"]["bounds_epsilon"])
-
-
 def test_general_grade_lease_runs_from_upload_to_audit(world, citizens_small):
     frame = citizens_small.head(800)
     dataset_id, offer_id = publish(world, frame)
@@ -89,8 +83,8 @@ def test_general_grade_lease_runs_from_upload_to_audit(world, citizens_small):
     assert report.ok, report
 
     budgets = world.call("auditor", "GET", "/v1/audit/budgets").json()
-    # noise 1.0 + queries 1.0 + the profile's DP estimate of the noise bounds
-    assert budgets[0]["epsilon_spent"] == pytest.approx(2.0 + profile_epsilon(world, dataset_id))
+    # noise 1.0 + queries 1.0; the profile's DP estimates are the provider's own allowance
+    assert budgets[0]["epsilon_spent"] == pytest.approx(2.0)
     transparency = world.client.get(f"/v1/transparency/{dataset_id}").json()
     assert transparency["leases"][0]["organisation"] == "鹏城出行科技有限公司"
     assert transparency["leases"][0]["purpose"] == "traffic-planning"
@@ -177,13 +171,12 @@ def test_download_limit_is_enforced(world, citizens_small):
 
 
 def test_budget_cap_refuses_a_payment_and_charges_nothing(world, citizens_small):
-    dataset_id, offer_id = publish(world, citizens_small.head(300), epsilon_cap=2.5)
+    _, offer_id = publish(world, citizens_small.head(300), epsilon_cap=2.5)
     paid_lease(world, offer_id, epsilon=1.0)  # 1.0 noise + 1.0 queries
     second = lease(world, offer_id, who="buyer2", epsilon=1.0)
     response = world.call("buyer2", "POST", f"/v1/leases/{second['id']}/pay")
     assert response.status_code == 409
-    left = 2.5 - 2.0 - profile_epsilon(world, dataset_id)
-    assert f"only {left:g} remains" in response.json()["error"]["message"]
+    assert "only 0.5 remains" in response.json()["error"]["message"]
     revenue = world.call("auditor", "GET", "/v1/audit/revenue").json()
     assert f"buyer:{world.ids['buyer2']}" not in revenue["balances_minor"]
 
@@ -257,19 +250,29 @@ def test_pseudonym_keys_are_per_lease_unless_the_offer_allows_linking(
     assert not set(a) & set(c)  # never linkable across buyers
 
 
-def test_the_profiles_dp_bound_estimates_are_charged_once_when_the_dataset_is_offered(
+def test_the_profiles_dp_estimates_are_charged_to_the_providers_allowance_not_to_buyers(
     world, citizens_small
 ):
-    dataset_id, _ = publish(world, citizens_small.head(300))
-    spent = profile_epsilon(world, dataset_id)
+    dataset_id, offer_id = publish(world, citizens_small.head(300), epsilon_cap=2.0)
+    dataset = world.call("provider", "GET", f"/v1/datasets/{dataset_id}").json()
+    spent = float(dataset["profile"]["bounds_epsilon"])
     assert spent > 0  # monthly_income's bounds were estimated with differential privacy
-    again = world.call("provider", "POST", "/v1/offers", json=offer_body(dataset_id))
+    assert dataset["provider_epsilon_spent"] == pytest.approx(spent)
+    assert dataset["provider_epsilon_allowance"] == pytest.approx(2.0)
+    assert dataset["epsilon_spent"] == 0  # offering the dataset charged the buyers nothing
+    again = world.call("provider", "POST", "/v1/offers", json=offer_body(dataset_id, epsilon_cap=2))
     assert again.status_code == 201, again.text
     budget = next(
         b
         for b in world.call("auditor", "GET", "/v1/audit/budgets").json()
         if b["dataset_id"] == dataset_id
     )
-    charges = [s for s in budget["spends"] if s["kind"] == "profile"]
-    assert len(charges) == 1 and charges[0]["epsilon"] == pytest.approx(spent)
-    assert budget["epsilon_spent"] == pytest.approx(spent)
+    assert budget["epsilon_spent"] == 0 and budget["spends"] == []
+    mine = budget["provider_allowance"]
+    assert mine["epsilon_spent"] == pytest.approx(spent)
+    assert [s["kind"] for s in mine["spends"]] == ["profile"]
+    assert mine["spends"][0]["epsilon"] == pytest.approx(spent)
+    logged = world.call("auditor", "GET", "/v1/audit/events?kind=allowance_spent").json()
+    assert [(e["dataset"], float(e["epsilon"])) for e in logged] == [(dataset_id, spent)]
+    # the whole cap is the buyers': a lease costing exactly 2.0 fits
+    paid_lease(world, offer_id, epsilon=1.0)  # 1.0 noise + 1.0 queries

@@ -1,12 +1,22 @@
 """One router per resource, in the order they appear in the OpenAPI schema."""
 
-from exchange.api.routes import accounts, audit, datasets, health, leases, offers, revenue
+from exchange.api.routes import (
+    accounts,
+    audit,
+    budgets,
+    datasets,
+    health,
+    leases,
+    offers,
+    revenue,
+)
 
 ROUTERS = [
     health.router,
     accounts.router,
     datasets.router,
     offers.router,
+    budgets.router,
     leases.router,
     revenue.router,
     audit.router,

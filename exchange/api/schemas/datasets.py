@@ -26,6 +26,9 @@ class DatasetPublic(BaseModel):
     policy_hash: str | None
     epsilon_cap: float
     epsilon_spent: float
+    epsilon_cap_set_at: datetime | None
+    provider_epsilon_allowance: float
+    provider_epsilon_spent: float
     created_at: datetime
 
     @classmethod
@@ -48,6 +51,9 @@ class DatasetPublic(BaseModel):
             policy_hash=d.policy_hash,
             epsilon_cap=d.epsilon_cap_micro / MICRO,
             epsilon_spent=d.epsilon_spent_micro / MICRO,
+            epsilon_cap_set_at=d.epsilon_cap_set_at,
+            provider_epsilon_allowance=d.provider_epsilon_cap_micro / MICRO,
+            provider_epsilon_spent=d.provider_epsilon_spent_micro / MICRO,
             created_at=d.created_at,
         )
 

@@ -37,7 +37,13 @@ class OfferCreate(BaseModel):
         description="party -> basis points, summing to 10000; "
         "parties: provider, platform, subject_pool, party:<name>"
     )
-    epsilon_cap: float = Field(ge=0, le=1000, description="total epsilon over all leases")
+    epsilon_cap: float | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        description="the dataset's lifetime epsilon over all leases: required on its first "
+        "offer, which sets it; later offers draw on it and may only repeat it",
+    )
     k: int | None = Field(default=None, ge=1, le=10_000)
 
 

@@ -1,0 +1,100 @@
+"""Changing a dataset's lifetime budget: a provider asks, an operator decides."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from exchange.api.deps import (
+    CurrentAccount,
+    ExchangeDep,
+    OperatorAccount,
+    ProviderAccount,
+    SessionDep,
+)
+from exchange.api.schemas import BudgetRequestCreate, BudgetRequestPublic, Decision
+from exchange.services import budgets
+
+router = APIRouter(prefix="/v1", tags=["budgets"])
+
+
+@router.post(
+    "/datasets/{dataset_id}/budget-requests",
+    status_code=201,
+    response_model=BudgetRequestPublic,
+    summary="Ask the operator to change the dataset's lifetime epsilon (logged)",
+)
+def request_change(
+    dataset_id: str,
+    body: BudgetRequestCreate,
+    session: SessionDep,
+    provider: ProviderAccount,
+    exchange: ExchangeDep,
+) -> BudgetRequestPublic:
+    request = budgets.request_change(
+        session, exchange, provider, dataset_id, epsilon_cap=body.epsilon_cap, reason=body.reason
+    )
+    session.commit()
+    return BudgetRequestPublic.of(request)
+
+
+@router.get(
+    "/budget-requests",
+    response_model=list[BudgetRequestPublic],
+    summary="Budget requests: all for operators and auditors, a provider's own",
+)
+def list_requests(
+    session: SessionDep,
+    account: CurrentAccount,
+    dataset_id: str | None = Query(None, max_length=40),
+    status: str | None = Query(None, pattern="^(requested|approved|rejected)$"),
+) -> list[BudgetRequestPublic]:
+    found = budgets.list_requests(session, account, dataset_id=dataset_id, status=status)
+    return [BudgetRequestPublic.of(r) for r in found]
+
+
+@router.post(
+    "/budget-requests/{request_id}/approve",
+    response_model=BudgetRequestPublic,
+    summary="Operator: approve; the dataset's cap changes at once (logged)",
+)
+def approve(
+    request_id: str,
+    session: SessionDep,
+    operator: OperatorAccount,
+    exchange: ExchangeDep,
+    decision: Decision | None = None,
+) -> BudgetRequestPublic:
+    request = budgets.decide(
+        session,
+        exchange,
+        operator,
+        request_id,
+        approve=True,
+        reason=decision.reason if decision else "",
+    )
+    session.commit()
+    return BudgetRequestPublic.of(request)
+
+
+@router.post(
+    "/budget-requests/{request_id}/reject",
+    response_model=BudgetRequestPublic,
+    summary="Operator: reject; the cap stays (logged)",
+)
+def reject(
+    request_id: str,
+    session: SessionDep,
+    operator: OperatorAccount,
+    exchange: ExchangeDep,
+    decision: Decision | None = None,
+) -> BudgetRequestPublic:
+    request = budgets.decide(
+        session,
+        exchange,
+        operator,
+        request_id,
+        approve=False,
+        reason=decision.reason if decision else "",
+    )
+    session.commit()
+    return BudgetRequestPublic.of(request)
