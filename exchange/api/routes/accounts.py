@@ -13,9 +13,20 @@ from exchange.errors import NotFound
 from exchange.services.accounts import create_account, issue_key, revoke_keys
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
+SECRET_NOTE = (
+    "The response shows the new API key once and is never stored. A retry with the same "
+    "Idempotency-Key and body is not applied again: it answers 409 idempotent_secret_withheld "
+    "naming the account; issue a new key if the first answer was lost."
+)
 
 
-@router.post("/accounts", status_code=201, response_model=AccountCreated)
+@router.post(
+    "/accounts",
+    status_code=201,
+    response_model=AccountCreated,
+    summary="Create an account and its first API key (shown once)",
+    description=SECRET_NOTE,
+)
 def create(
     body: AccountCreate, session: SessionDep, operator: OperatorAccount, exchange: ExchangeDep
 ) -> AccountCreated:
@@ -48,6 +59,7 @@ def list_accounts(session: SessionDep, _: OperatorAccount) -> list[AccountPublic
     status_code=201,
     response_model=AccountCreated,
     summary="Issue a new API key (shown once); old keys stay valid until revoked",
+    description=SECRET_NOTE,
 )
 def rotate_key(
     account_id: str, session: SessionDep, operator: OperatorAccount, exchange: ExchangeDep
