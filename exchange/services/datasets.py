@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from desensitize import Keyring, Policy, apply, profile
+from desensitize.noise_error import noise_errors
 from exchange.context import Exchange
 from exchange.db.models import Account, Dataset, Offer
 from exchange.errors import Conflict, Forbidden, Invalid, NotFound
@@ -217,7 +218,8 @@ def require_policy(dataset: Dataset) -> Policy:
 def preview(
     session: Session, exchange: Exchange, dataset: Dataset, viewer: Account, *, rows: int
 ) -> dict[str, Any]:
-    """Desensitized real rows and the risk/utility report, under a preview-only key.
+    """Desensitized real rows, the risk/utility report and each noisy column's error
+    against the truth (RMSE, values clamped on a bound, correlation), under a preview-only key.
 
     Real rows, even desensitized, are shown before a lease only to the dataset's own
     provider (auditors and operators read its details, not its rows), and every view is
@@ -235,6 +237,9 @@ def preview(
     if policy.k and len(sample) < policy.k:
         raise Invalid(f"the dataset has {len(sample)} rows, fewer than k={policy.k}")
     result = apply(sample, policy, keys)
+    # Provider-only: the noisy columns' error against the true sample values, so a provider
+    # sees when noise has left nothing of a column before any buyer pays for it.
+    noise = {e.column: e.to_dict() for e in noise_errors(sample, result.frame, policy)}
     head = result.frame.head(rows)
     # Logged once the rows exist: a refused or failed preview showed nothing.
     exchange.log.record(
@@ -250,6 +255,10 @@ def preview(
         "columns": [str(c) for c in head.columns],
         "sample_rows": len(sample),
         "report": result.report.to_dict(),
+        "noise": noise,
+        "warnings": [
+            f"column {name!r}: {e['warning']}" for name, e in noise.items() if e["warning"]
+        ],
     }
 
 

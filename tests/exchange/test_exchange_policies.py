@@ -94,3 +94,50 @@ def test_a_rule_that_cannot_run_on_the_values_is_refused_when_the_policy_is_set(
     assert response.status_code == 422
     assert "resident_id" in response.json()["error"]["message"]
     assert not any(v in response.text for v in citizens_small["resident_id"].head(100))
+
+
+def preview(world, frame, income: dict, k: int = 3) -> dict:
+    dataset_id = uploaded(world, frame)
+    policy = {**POLICY, "k": k, "columns": {**POLICY["columns"], "monthly_income": income}}
+    response = world.call("provider", "PUT", f"/v1/datasets/{dataset_id}/policy", json=policy)
+    assert response.status_code == 200, response.text
+    response = world.call("provider", "GET", f"/v1/datasets/{dataset_id}/preview?rows=5")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_the_preview_warns_when_noise_destroys_a_column(world, citizens_small):
+    # epsilon 1 over [0, 100000] (the profile's suggestion for these incomes): the noise's
+    # scale is ten times the incomes' spread, so most values land on a bound
+    income = {"class": "sensitive", "rule": "noise", "epsilon": 1.0, "bounds": [0, 100000]}
+    body = preview(world, citizens_small.head(1000), income)
+    error = body["noise"]["monthly_income"]
+    assert error["rows"] > 900
+    assert error["clamped_share"] > 0.5
+    assert error["correlation"] < 0.1
+    assert error["rmse"] > 20_000
+    assert len(body["warnings"]) == 1
+    assert "'monthly_income': the noise destroys this column" in body["warnings"][0]
+    assert error["warning"] in body["warnings"][0]
+
+
+def test_the_preview_reports_the_error_of_a_usable_noisy_column(world, citizens_small):
+    # without k, noise at epsilon 10 is released as it is: a quarter on a bound at most
+    income = {"class": "sensitive", "rule": "noise", "epsilon": 10.0, "bounds": [0, 40000]}
+    body = preview(world, citizens_small.head(1000), income, k=1)
+    error = body["noise"]["monthly_income"]
+    assert error["rows"] > 900
+    assert error["clamped_share"] < 0.3 and error["correlation"] > 0.3
+    # Laplace noise of scale 4,000 has an RMSE of about 5,700 before clamping
+    assert 2_000 < error["rmse"] < 8_000
+    assert error["generalized_share"] == 0
+    assert error["warning"] is None and body["warnings"] == []
+
+
+def test_the_preview_warns_when_the_gate_generalizes_a_noisy_column(world, citizens_small):
+    # noise above epsilon 1 per record counts as a quasi-identifier, which k=3 generalizes
+    income = {"class": "sensitive", "rule": "noise", "epsilon": 10.0, "bounds": [0, 40000]}
+    body = preview(world, citizens_small.head(1000), income)
+    error = body["noise"]["monthly_income"]
+    assert error["generalized_share"] > 0.5 and error["rows"] == 0
+    assert "generalized" in body["warnings"][0]

@@ -63,3 +63,5 @@ class PreviewPublic(BaseModel):
     rows: list[dict[str, Any]]
     sample_rows: int
     report: dict[str, Any]
+    noise: dict[str, dict[str, Any]]  # per noisy column: rmse, clamped_share, correlation
+    warnings: list[str]
