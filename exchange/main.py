@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from exchange.api.errors import ERROR_RESPONSES, install_error_handlers
 from exchange.api.idempotency import IdempotencyMiddleware
 from exchange.api.routes import ROUTERS
+from exchange.api.throttle import FailedAuthThrottle
 from exchange.context import Exchange
 from exchange.settings import Settings
 
@@ -32,6 +33,13 @@ def create_app(settings: Settings | None = None, *, exchange: Exchange | None = 
     )
     app.state.exchange = exchange
     app.add_middleware(IdempotencyMiddleware)
+    # Added last, so outermost: a throttled request never reaches the database.
+    app.add_middleware(
+        FailedAuthThrottle,
+        limit=exchange.settings.auth_failure_limit,
+        window=exchange.settings.auth_failure_window_seconds,
+        max_keys=exchange.settings.auth_failure_tracked,
+    )
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)

@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     platform_account: str = "platform"
     currency: str = "CNY"
 
+    # Failed-authentication throttling (exchange/api/throttle.py): after this many 401s to
+    # presented keys within the window, an address (or a key prefix) gets 429 with
+    # Retry-After. Counted in each worker process on its own.
+    auth_failure_limit: int = Field(default=20, gt=0, le=100_000)
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    auth_failure_tracked: int = Field(default=10_000, gt=0, le=10_000_000)
+
     @field_validator("database_url")
     @classmethod
     def _blank_means_default(cls, value: str | None) -> str | None:

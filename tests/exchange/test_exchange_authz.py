@@ -267,6 +267,13 @@ def call(world: World, role: str, method: str, url: str, kwargs: dict[str, Any])
 
 
 @pytest.fixture
+def settings(settings):
+    """These tests send hundreds of bad keys from one address on purpose: they check the
+    answers, not the throttle (test_exchange_throttle.py), so the limit is out of reach."""
+    return settings.model_copy(update={"auth_failure_limit": 1_000_000})
+
+
+@pytest.fixture
 def small(citizens_small: pd.DataFrame) -> pd.DataFrame:
     return citizens_small.head(120)
 
