@@ -15,6 +15,7 @@ from exchange.crypto.master import MasterKey, load_or_create_master_key
 from exchange.crypto.store import EncryptedStore
 from exchange.db.session import make_engine, make_sessionmaker, migrate
 from exchange.services.ledger import LogService
+from exchange.services.query_cache import QueryCache
 from exchange.services.signing import SigningKey, load_or_create_signing_key
 from exchange.settings import Settings
 
@@ -28,6 +29,8 @@ class Exchange:
     store: EncryptedStore
     signer: SigningKey
     log: LogService = field(repr=False)
+    # decoded columns for DP queries, per process and bounded in bytes
+    query_cache: QueryCache = field(default_factory=QueryCache, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> Exchange:

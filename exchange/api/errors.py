@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.errors import ContractError
+from desensitize.dp import QueryError
 from desensitize.errors import BudgetExceeded, DesensitizeError
 from exchange.errors import ExchangeError
 from exchange.ingest import UploadError
@@ -74,6 +75,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BudgetExceeded)
     async def _budget(_: Request, exc: BudgetExceeded) -> JSONResponse:
         return error_body(409, "budget_exceeded", str(exc))
+
+    @app.exception_handler(QueryError)
+    async def _query(_: Request, exc: QueryError) -> JSONResponse:
+        return error_body(422, "invalid_query", str(exc))
 
     @app.exception_handler(DesensitizeError)
     async def _desensitize(_: Request, exc: DesensitizeError) -> JSONResponse:

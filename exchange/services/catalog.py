@@ -12,6 +12,7 @@ from exchange.db.models import MICRO, Dataset, Offer, Release
 from exchange.services import datasets as datasets_svc
 from exchange.services import terms as terms_svc
 from exchange.services.leases import extract_epsilon, leasable_columns, now_utc
+from exchange.services.queries import unit_summary
 
 INDICATIVE_DAYS = 30
 
@@ -50,6 +51,7 @@ def entry(
         ],
         "terms": offer.terms,
         "policy_hash": dataset.policy_hash,
+        "dp_queries": unit_summary(policy.to_dict()),
         "epsilon_cap": dataset.epsilon_cap_micro / MICRO,
         "epsilon_remaining": (dataset.epsilon_cap_micro - dataset.epsilon_spent_micro) / MICRO,
         "indicative_price_minor": indicative["total_minor"],

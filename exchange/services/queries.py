@@ -1,18 +1,25 @@
-"""Differentially private aggregate queries on a leased dataset.
+"""Differentially private aggregate queries on a leased dataset, per person.
 
-A lease reserves its query epsilon from the dataset's cap when it is paid; each
-query then draws on that allowance with one conditional UPDATE, so concurrent
-queries can never overspend the lease, and the dataset cap holds by construction.
+A lease reserves its query epsilon from the dataset's cap when it is paid; each query then
+draws on that allowance with one conditional UPDATE, so concurrent queries can never
+overspend the lease, and the dataset cap holds by construction. Charges are whole micro
+units rounded up, and the minimum epsilon per query bounds how many queries an allowance
+pays for. Queries run on the raw table through the policy's privacy unit: each person
+keeps at most ``max_rows`` rows (chosen under a key of the lease, so repeated queries see
+the same rows), and the noise is calibrated to that bound. Decoded columns and the rows
+each lease keeps are cached per process, so a query does not decrypt the table again.
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import update
+import pandas as pd
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from desensitize.dp import Query, run_query
+from desensitize.dp import Contribution, Query, answer_query, bounded_rows, micro_units
 from desensitize.errors import BudgetExceeded
 from exchange.context import Exchange
 from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Lease
@@ -34,28 +41,32 @@ def run(
     dataset = session.get(Dataset, lease.dataset_id)
     assert dataset is not None
     check_columns(query, (dataset.policy or {}).get("columns", {}))
-    epsilon = round(query.epsilon * MICRO)
-    charged = session.execute(
-        update(Lease)
-        .where(Lease.id == lease.id, Lease.query_spent_micro + epsilon <= Lease.query_epsilon_micro)
-        .values(query_spent_micro=Lease.query_spent_micro + epsilon)
+    contribution = contribution_of(dataset.policy or {})
+    epsilon = micro_units(query.epsilon)
+    _charge(session, lease, epsilon, query.epsilon)
+    frame = table(exchange, dataset, [*query.columns, *_unit_columns(contribution)])
+    kept = exchange.query_cache.get_or_make(
+        (
+            "kept",
+            dataset.id,
+            dataset.raw_sha256,
+            lease.id,
+            query.by,
+            query.groups,
+            query.max_groups,
+            contribution,
+        ),
+        lambda: bounded_rows(frame, query, contribution, key=_lease_key(exchange, lease)),
     )
-    if charged.rowcount != 1:
-        session.refresh(lease)
-        raise BudgetExceeded(
-            requested=query.epsilon,
-            remaining=(lease.query_epsilon_micro - lease.query_spent_micro) / MICRO,
-        )
-    # Only the columns the query touches are decrypted and decoded.
-    frame = read_raw(exchange, dataset, columns=list(query.columns) or lease.columns[:1])
-    value = run_query(frame, query)
+    answer = answer_query(frame, query, contribution=contribution, kept=kept)
+    record = answer.record.to_dict()
     session.add(
         BudgetSpend(
             dataset_id=dataset.id,
             lease_id=lease.id,
             kind="query",
             epsilon_micro=epsilon,
-            detail={"op": query.op},
+            detail={"op": query.op, "accounting": record},
         )
     )
     exchange.log.record(
@@ -67,14 +78,107 @@ def run(
         op=query.op,
         columns=list(query.columns),
         epsilon=str(query.epsilon),
+        epsilon_micro=epsilon,
+        delta=record["delta_exact"],
     )
     session.refresh(lease)
     return {
         "op": query.op,
         "columns": list(query.columns),
-        "value": jsonable(value),
+        "value": jsonable(answer.value),
         "epsilon": query.epsilon,
+        "delta": record["delta"],
+        "unit": record["unit"],
+        "accounting": record,
         "lease_epsilon_remaining": (lease.query_epsilon_micro - lease.query_spent_micro) / MICRO,
+    }
+
+
+def _charge(session: Session, lease: Lease, epsilon_micro: int, requested: float) -> None:
+    """One conditional UPDATE: concurrent queries can never overspend the allowance."""
+    charged = session.execute(
+        update(Lease)
+        .where(
+            Lease.id == lease.id,
+            Lease.query_spent_micro + epsilon_micro <= Lease.query_epsilon_micro,
+        )
+        .values(query_spent_micro=Lease.query_spent_micro + epsilon_micro)
+    )
+    if charged.rowcount != 1:
+        session.refresh(lease)
+        raise BudgetExceeded(
+            requested=requested,
+            remaining=(lease.query_epsilon_micro - lease.query_spent_micro) / MICRO,
+        )
+
+
+def contribution_of(policy: dict[str, Any]) -> Contribution:
+    """The policy's privacy unit as a contribution bound; without one, one row = one
+    person. A unit without ``max_rows`` keeps one row per person, the safe default."""
+    unit = policy.get("privacy_unit")
+    if not unit:
+        return Contribution()
+    return Contribution(unit["column"], int(unit.get("max_rows") or 1))
+
+
+def unit_summary(policy: dict[str, Any]) -> dict[str, Any]:
+    """What a buyer is told about the privacy unit of DP queries on a dataset."""
+    bound = contribution_of(policy)
+    out: dict[str, Any] = {"unit": bound.describe()}
+    if bound.unit is not None:
+        out["max_rows"] = bound.max_rows
+    return out
+
+
+def _unit_columns(contribution: Contribution) -> list[str]:
+    return [contribution.unit] if contribution.unit is not None else []
+
+
+def _lease_key(exchange: Exchange, lease: Lease) -> bytes:
+    return exchange.master.derive(f"dp-rows:{lease.id}")
+
+
+def table(exchange: Exchange, dataset: Dataset, columns: list[str]) -> pd.DataFrame:
+    """Raw columns of ``dataset``, decoded once per process and then read from the cache."""
+    # a count over no column needs the rows only: any one column gives them
+    names = list(dict.fromkeys(columns)) or [dataset.schema[0]["name"]]
+    cache = exchange.query_cache
+    found = {c: cache.get(("column", dataset.id, dataset.raw_sha256, c)) for c in names}
+    missing = [c for c, v in found.items() if v is None]
+    if missing:
+        read = read_raw(exchange, dataset, columns=missing)
+        for c in missing:
+            found[c] = cache.put(("column", dataset.id, dataset.raw_sha256, c), read[c])
+    return pd.concat([found[c] for c in names], axis=1, copy=False)
+
+
+def budget_ledger(session: Session, lease: Lease) -> dict[str, Any]:
+    """The lease's query allowance and every query's spend with its accounting record."""
+    spends = session.scalars(
+        select(BudgetSpend)
+        .where(BudgetSpend.lease_id == lease.id, BudgetSpend.kind == "query")
+        .order_by(BudgetSpend.id)
+    ).all()
+    queries = [
+        {
+            "at": spend.created_at.isoformat(),
+            "op": spend.detail.get("op"),
+            "epsilon_micro": spend.epsilon_micro,
+            **(spend.detail.get("accounting") or {}),
+        }
+        for spend in spends
+    ]
+    delta = sum((Fraction(q.get("delta_exact", "0")) for q in queries), Fraction(0))
+    return {
+        "lease_id": lease.id,
+        "epsilon_allowance": lease.query_epsilon_micro / MICRO,
+        "epsilon_spent": lease.query_spent_micro / MICRO,
+        "epsilon_remaining": (lease.query_epsilon_micro - lease.query_spent_micro) / MICRO,
+        "epsilon_spent_by_queries": sum(s.epsilon_micro for s in spends) / MICRO,
+        "delta_spent": float(delta),
+        "delta_spent_exact": str(delta),
+        "unit": "micro epsilon, each query rounded up",
+        "queries": queries,
     }
 
 

@@ -16,7 +16,8 @@ from exchange.api.deps import (
     SessionDep,
     require,
 )
-from exchange.api.schemas import Decision, LeaseCreate, LeasePublic, QueryCreate, QuoteCreate
+from exchange.api.schemas import Decision, LeaseCreate, LeasePublic, QuoteCreate
+from exchange.api.schemas.queries import QueryCreate
 from exchange.context import Exchange
 from exchange.db.models import Account, Lease
 from exchange.services import extracts, leases, queries
@@ -175,6 +176,14 @@ def run_query(
     result = queries.run(session, exchange, buyer, lease, body.model_dump(exclude_none=True))
     session.commit()
     return result
+
+
+@router.get(
+    "/leases/{lease_id}/budget",
+    summary="The lease's query allowance and each query's spend with its accounting record",
+)
+def query_budget(lease_id: str, session: SessionDep, account: CurrentAccount) -> dict[str, Any]:
+    return queries.budget_ledger(session, leases.get_lease(session, lease_id, account))
 
 
 @router.get(
