@@ -24,6 +24,7 @@ __all__ = [
     "ExtractStream",
     "iter_extract_bytes",
     "neutralise_formulas",
+    "neutralise_names",
     "write_extract",
 ]
 
@@ -51,6 +52,11 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
             result = frame.copy(deep=False) if result is frame else result
             result.isetitem(position, changed)
     return result
+
+
+def neutralise_names(names: Iterable[object]) -> list[str]:
+    """Column names for a CSV header, neutralised like cells: headers come from uploads too."""
+    return [f"'{n}" if str(n).startswith(FORMULA_PREFIXES) else str(n) for n in names]
 
 
 def _neutralise_column(column: pd.Series) -> pd.Series | None:
@@ -201,9 +207,8 @@ def _open_writer(
 ) -> pacsv.CSVWriter | pq.ParquetWriter:
     if fmt == "parquet":
         return pq.ParquetWriter(sink, schema)
-    if neutralise:  # headers come from uploads too
-        names = [f"'{n}" if n.startswith(FORMULA_PREFIXES) else n for n in schema.names]
-        return _RenamingCsvWriter(sink, schema, names)
+    if neutralise:
+        return _RenamingCsvWriter(sink, schema, neutralise_names(schema.names))
     return pacsv.CSVWriter(sink, schema)
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from exchange.ingest.limits import Limits
+
 
 class Settings(BaseSettings):
     """Everything the service needs to start; defaults give a self-contained SQLite setup."""
@@ -19,6 +21,14 @@ class Settings(BaseSettings):
     master_key_file: Path | None = None
     signing_key_file: Path | None = None
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    # What an upload may expand to, counted while it is read, since a few KB of Parquet can
+    # decode to gigabytes. Past rows or decoded bytes the upload is a 413; past columns or
+    # cell size a 422. Registering costs about 10 ms per column (profiling), hence the
+    # column limit; decoded bytes are Arrow's in-memory size (text plus 4-byte offsets).
+    max_rows: int = Field(default=20_000_000, gt=0)
+    max_columns: int = Field(default=1_000, gt=0)
+    max_decoded_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    max_cell_bytes: int = Field(default=256 * 1024, gt=0)
     preview_rows: int = Field(default=20, gt=0, le=1000)
     quote_ttl_seconds: int = Field(default=900, gt=0)
     # Epsilon per dataset for the provider's own DP estimates (the profile's noise bounds and
@@ -40,6 +50,15 @@ class Settings(BaseSettings):
         if value is not None and not value.strip():
             return None
         return value
+
+    @property
+    def upload_limits(self) -> Limits:
+        return Limits(
+            rows=self.max_rows,
+            columns=self.max_columns,
+            decoded_bytes=self.max_decoded_bytes,
+            cell_bytes=self.max_cell_bytes,
+        )
 
     @property
     def resolved_database_url(self) -> str:

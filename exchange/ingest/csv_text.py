@@ -16,21 +16,31 @@ from typing import BinaryIO
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from exchange.ingest.delimiter import detect_delimiter
 from exchange.ingest.errors import UploadError
-from exchange.ingest.header import parse_header
+from exchange.ingest.header import parse_header, sample_text
+from exchange.ingest.limits import Limits, Tally
 from exchange.ingest.sniff import detect_encoding, encoding_label
 
 __all__ = ["CsvFile"]
 
-SNIFF_BYTES = 1 << 20  # the encoding and the header are judged from this much
-BLOCK_SIZE = 1 << 20
+SNIFF_BYTES = 1 << 20  # the encoding, the delimiter and the header are judged from this much
+BLOCK_SIZE = 1 << 20  # pyarrow parses this much at once: a record must fit in it
 
 
 class CsvFile:
-    """An opened CSV upload: its encoding and header, and its rows as all-string Arrow tables."""
+    """An opened CSV upload: its encoding, delimiter and header, and its rows as all-string
+    Arrow tables, counted against ``limits`` as they are read."""
 
-    def __init__(self, fh: BinaryIO, encoding: str | None) -> None:
+    def __init__(
+        self,
+        fh: BinaryIO,
+        encoding: str | None,
+        delimiter: str | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self._fh = fh
+        self.limits = limits or Limits()
         self.rereadable = bool(getattr(fh, "seekable", lambda: False)())
         self._start = fh.tell() if self.rereadable else 0
         self._sample = fh.read(SNIFF_BYTES)
@@ -39,7 +49,10 @@ class CsvFile:
         complete = len(self._sample) < SNIFF_BYTES
         chosen = encoding or detect_encoding(self._sample, complete=complete)
         self.encoding = codecs.lookup(chosen).name
-        self.names = parse_header(self._sample, self.encoding, complete=complete)
+        text = sample_text(self._sample, self.encoding, complete=complete)
+        self.delimiter = delimiter or detect_delimiter(text, complete=complete)
+        self.names = parse_header(text, delimiter=self.delimiter)
+        self.limits.check_columns(len(self.names))
         self._reads = 0
 
     def tables(self, batch_rows: int, max_rows: int | None = None) -> Iterator[pa.Table]:
@@ -55,14 +68,19 @@ class CsvFile:
             # A quoted "" or "NA" is text; only unquoted empty cells and NA markers are missing.
             quoted_strings_can_be_null=False,
         )
-        parse = pacsv.ParseOptions(newlines_in_values=True)
+        parse = pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True)
         stream = _QuoteCounter(self._stream())
         try:
             reader = pacsv.open_csv(
                 stream, read_options=read, parse_options=parse, convert_options=convert
             )
-            yield from _rebatch(reader, reader.schema, batch_rows, max_rows)
-        except (pa.ArrowInvalid, UnicodeError):
+            counted = _counted(reader, Tally(self.limits))
+            yield from _rebatch(counted, reader.schema, batch_rows, max_rows)
+        except (pa.ArrowInvalid, UnicodeError) as exc:
+            if "straddling" in str(exc):  # pyarrow's words for a record longer than a block
+                raise UploadError(
+                    f"a record is longer than {BLOCK_SIZE} bytes (or a quote is not closed)"
+                ) from None
             raise self._diagnose() or UploadError("the file is not well-formed CSV") from None
         # pyarrow silently ends a quoted field left open at the end of the file, taking
         # every later line into one cell. Balanced quotes rule that out; else look closer.
@@ -81,7 +99,7 @@ class CsvFile:
     def _diagnose(self) -> UploadError | None:
         if not self.rereadable:
             return None
-        return _find_bad_line(self._stream(), self.encoding, len(self.names))
+        return _find_bad_line(self._stream(), self.encoding, self.delimiter, len(self.names))
 
 
 class _QuoteCounter:
@@ -125,7 +143,9 @@ class _Replay:
         return False
 
 
-def _find_bad_line(stream: BinaryIO, encoding: str, expected: int) -> UploadError | None:
+def _find_bad_line(
+    stream: BinaryIO, encoding: str, delimiter: str, expected: int
+) -> UploadError | None:
     """The first line that breaks the CSV structure or the encoding, as an UploadError."""
     decoder = codecs.getincrementaldecoder(encoding)()
     physical = 0
@@ -136,7 +156,7 @@ def _find_bad_line(stream: BinaryIO, encoding: str, expected: int) -> UploadErro
             physical += 1
             yield decoder.decode(raw)
 
-    reader = csv.reader(text_lines(), strict=True)
+    reader = csv.reader(text_lines(), delimiter=delimiter, strict=True)
     start = 1  # the line on which the current record starts
     try:
         for number, row in enumerate(reader):
@@ -158,13 +178,20 @@ def _find_bad_line(stream: BinaryIO, encoding: str, expected: int) -> UploadErro
 
 
 def _physical_lines(stream: BinaryIO) -> Iterator[bytes]:
-    """Lines split on b'\\n': safe for UTF-8 and GB18030, whose multi-byte parts never hold it."""
+    """Lines split on b'\\n': safe in every encoding accepted, whose multi-byte parts never hold it."""
     rest = b""
     while block := stream.read(BLOCK_SIZE):
         *lines, rest = (rest + block).split(b"\n")
         yield from (line + b"\n" for line in lines)
     if rest:
         yield rest
+
+
+def _counted(batches: Iterable[pa.RecordBatch], tally: Tally) -> Iterator[pa.RecordBatch]:
+    """Pass pyarrow's blocks through, stopping at the first limit the file passes."""
+    for batch in batches:
+        tally.add(batch)
+        yield batch
 
 
 def _rebatch(

@@ -1,8 +1,8 @@
-"""The one error an unreadable upload raises."""
+"""The errors an unreadable or oversized upload raises."""
 
 from __future__ import annotations
 
-__all__ = ["UploadError"]
+__all__ = ["UploadError", "UploadTooLarge"]
 
 
 class UploadError(ValueError):
@@ -16,3 +16,7 @@ class UploadError(ValueError):
         super().__init__(problem)
         self.problem = problem
         self.line = line
+
+
+class UploadTooLarge(UploadError):
+    """An upload expands beyond a limit on rows or decoded bytes (a 413, not a 422)."""

@@ -9,7 +9,7 @@ import re
 from exchange.ingest.errors import UploadError
 from exchange.ingest.sniff import encoding_label
 
-__all__ = ["check_names", "parse_header"]
+__all__ = ["check_names", "parse_header", "sample_text"]
 
 _NUMBER_OR_DATE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|\d{4}-\d{2}-\d{2}.*")
 _YEAR = re.compile(r"(19|20)\d\d")  # statistical tables do name columns 2023, 2024, ...
@@ -20,10 +20,10 @@ _PERSONAL = re.compile(
 )
 
 
-def parse_header(sample: bytes, encoding: str, *, complete: bool) -> list[str]:
-    """The column names in the first record of ``sample`` (the file's first bytes)."""
+def sample_text(sample: bytes, encoding: str, *, complete: bool) -> str:
+    """The text of ``sample`` (the file's first bytes), up to its first undecodable byte."""
     try:
-        text = codecs.getincrementaldecoder(encoding)().decode(sample, final=complete)
+        return codecs.getincrementaldecoder(encoding)().decode(sample, final=complete)
     except UnicodeDecodeError as exc:
         # Judge the header by the valid part; the bad line is reported when rows are read.
         text = sample[: exc.start].decode(encoding)
@@ -31,8 +31,14 @@ def parse_header(sample: bytes, encoding: str, *, complete: bool) -> list[str]:
             raise UploadError(
                 f"line 1 is not valid {encoding_label(encoding)} text", line=1
             ) from None
+        return text
+
+
+def parse_header(text: str, *, delimiter: str = ",") -> list[str]:
+    """The column names in the first record of ``text`` (the file's first lines)."""
     try:
-        names = next(csv.reader(text.splitlines(keepends=True), strict=True), [])
+        reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter, strict=True)
+        names = next(reader, [])
     except csv.Error:
         raise UploadError("the header row has a malformed quoted field", line=1) from None
     if names:

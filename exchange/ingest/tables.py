@@ -11,6 +11,7 @@ import pandas as pd
 
 from exchange.ingest.column_types import infer_kinds, pinned_kinds, to_frame
 from exchange.ingest.csv_text import CsvFile
+from exchange.ingest.limits import Limits
 from exchange.ingest.parquet import parquet_frames
 
 __all__ = ["DEFAULT_BATCH_ROWS", "Source", "iter_batches", "read_table"]
@@ -24,8 +25,10 @@ def read_table(
     *,
     fmt: str,
     encoding: str | None = None,
+    delimiter: str | None = None,
     max_rows: int | None = None,
     dtypes: Mapping[str, str] | None = None,
+    limits: Limits | None = None,
 ) -> pd.DataFrame:
     """The whole table, or its first ``max_rows`` rows, as one DataFrame.
 
@@ -34,7 +37,9 @@ def read_table(
     so that a preview gets the same types as the whole file.
     """
     batch_rows = max_rows or DEFAULT_BATCH_ROWS
-    frames = list(_frames(source, fmt, encoding, batch_rows, max_rows, dtypes, whole_file=False))
+    frames = list(
+        _frames(source, fmt, encoding, delimiter, batch_rows, max_rows, dtypes, limits, False)
+    )
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
@@ -43,27 +48,32 @@ def iter_batches(
     *,
     fmt: str,
     encoding: str | None = None,
+    delimiter: str | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     dtypes: Mapping[str, str] | None = None,
+    limits: Limits | None = None,
 ) -> Iterator[pd.DataFrame]:
     """DataFrames of up to ``batch_rows`` rows, all with the same dtypes, in bounded memory.
 
     At least one (possibly empty) frame is yielded, so the columns are always known.
     CSV types come from a first pass over the whole file when the source can seek;
     otherwise from the first batch, and a later value that does not fit is an
-    UploadError. ``encoding`` is ignored for Parquet.
+    UploadError. ``encoding`` and ``delimiter`` (detected when None) are ignored for
+    Parquet. Passing a limit in ``limits`` is an UploadError (UploadTooLarge for rows and
+    decoded bytes), raised before the expansion is held in memory.
     """
-    yield from _frames(source, fmt, encoding, batch_rows, None, dtypes, whole_file=True)
+    yield from _frames(source, fmt, encoding, delimiter, batch_rows, None, dtypes, limits, True)
 
 
 def _frames(
     source: Source,
     fmt: str,
     encoding: str | None,
+    delimiter: str | None,
     batch_rows: int,
     max_rows: int | None,
     dtypes: Mapping[str, str] | None,
-    *,
+    limits: Limits | None,
     whole_file: bool,
 ) -> Iterator[pd.DataFrame]:
     if batch_rows < 1:
@@ -72,9 +82,9 @@ def _frames(
         raise ValueError(f"format must be 'csv' or 'parquet', got {fmt!r}")
     with _opened(source) as fh:
         if fmt == "parquet":
-            yield from parquet_frames(fh, batch_rows, max_rows)
+            yield from parquet_frames(fh, batch_rows, max_rows, limits)
             return
-        csv_file = CsvFile(fh, encoding)
+        csv_file = CsvFile(fh, encoding, delimiter, limits)
         kinds = pinned_kinds(csv_file.names, dtypes) if dtypes else None
         if kinds is None and not whole_file:
             # Everything read is in memory anyway: infer over it in the same pass.

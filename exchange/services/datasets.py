@@ -15,7 +15,16 @@ from desensitize.noise_error import noise_errors
 from exchange.context import Exchange
 from exchange.db.models import Account, Dataset, Offer
 from exchange.errors import Conflict, Forbidden, Invalid, NotFound
-from exchange.ingest import UploadError, detect_encoding, detect_format, iter_batches
+from exchange.ingest import (
+    UploadError,
+    check_delimiter,
+    check_text_encoding,
+    detect_delimiter,
+    detect_encoding,
+    detect_format,
+    iter_batches,
+)
+from exchange.ingest.header import sample_text
 from exchange.services import allowance
 from exchange.services.raw import raw_context, read_raw, write_table
 from exchange.services.releases import ensure_release
@@ -31,6 +40,8 @@ class UploadMeta:
     domain: str
     grade: str
     description: str
+    encoding: str | None = None  # CSV only; detected when not given
+    delimiter: str | None = None
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> UploadMeta:
@@ -43,17 +54,57 @@ class UploadMeta:
         domain = fields.get("domain", "general").strip().lower() or "general"
         if len(name) > 200 or len(domain) > 60:
             raise Invalid("form fields 'name' (200) or 'domain' (60) are too long")
+        encoding = delimiter = None
+        try:
+            if fields.get("encoding", "").strip():
+                encoding = check_text_encoding(fields["encoding"].strip())
+        except ValueError as exc:
+            raise Invalid(f"form field 'encoding': {exc}") from None
+        try:
+            if fields.get("delimiter", ""):
+                delimiter = check_delimiter(fields["delimiter"])
+        except ValueError as exc:
+            raise Invalid(f"form field 'delimiter': {exc}") from None
         return cls(
-            name=name, domain=domain, grade=grade, description=fields.get("description", "").strip()
+            name=name,
+            domain=domain,
+            grade=grade,
+            description=fields.get("description", "").strip(),
+            encoding=encoding,
+            delimiter=delimiter,
         )
 
 
-def sniff(filename: str, head: bytes) -> tuple[str, str]:
-    """Format and text encoding of an upload from its name and first bytes."""
+@dataclass(frozen=True)
+class Sniffed:
+    """How an upload is read: its format, and for CSV its text encoding and delimiter."""
+
+    fmt: str
+    encoding: str  # 'binary' for Parquet
+    delimiter: str | None  # None for Parquet
+
+
+def sniff(
+    filename: str,
+    head: bytes,
+    *,
+    complete: bool = False,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> Sniffed:
+    """Format, text encoding and delimiter of an upload from its name and first bytes
+    (``complete`` if they are the whole file); ``encoding`` and ``delimiter`` given by the
+    uploader are taken as they are."""
     if not head:
         raise UploadError("the file is empty")
     fmt = detect_format(filename, head)
-    return fmt, ("binary" if fmt == "parquet" else detect_encoding(head))
+    if fmt == "parquet":
+        return Sniffed(fmt, "binary", None)
+    encoding = encoding or detect_encoding(head, complete=complete)
+    if delimiter is None:
+        text = sample_text(head, encoding, complete=complete)
+        delimiter = detect_delimiter(text, complete=complete)
+    return Sniffed(fmt, encoding, delimiter)
 
 
 def schema_of(frame: pd.DataFrame) -> list[dict[str, str]]:
@@ -74,6 +125,7 @@ def register(
     wrapped_key: bytes,
     raw_sha256: str,
     raw_size: int,
+    delimiter: str | None = None,
 ) -> Dataset:
     """Read the stored upload back (decrypting on the fly), count and profile it."""
     dataset = Dataset(
@@ -98,7 +150,14 @@ def register(
     rows = 0
     sample: pd.DataFrame | None = None
     with exchange.store.open_plaintext(storage_name, key, context=raw_context(dataset_id)) as fh:
-        batches = iter_batches(fh, fmt=fmt, encoding=encoding, batch_rows=50_000)
+        batches = iter_batches(
+            fh,
+            fmt=fmt,
+            encoding=encoding,
+            delimiter=delimiter,
+            batch_rows=50_000,
+            limits=exchange.settings.upload_limits,
+        )
         for batch in write_table(exchange, dataset_id, key, batches):
             if sample is None:
                 sample = batch.head(PROFILE_ROWS)
@@ -109,6 +168,8 @@ def register(
     dataset.schema = schema_of(sample)
     found = profile(sample)
     dataset.profile = {**found.to_dict(), "suggested_policy": found.suggested_policy(k=5)}
+    if delimiter is not None:  # how the raw CSV is read again (see raw.ensure_table)
+        dataset.profile["csv_delimiter"] = delimiter
     session.add(dataset)
     exchange.log.record(
         session,

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import update
@@ -18,7 +19,7 @@ from desensitize.watermark import dither, shuffle_order
 from exchange.context import Exchange
 from exchange.db.models import MICRO, Account, Dataset, Lease, Offer, Release
 from exchange.errors import Forbidden
-from exchange.extract_writer import neutralise_formulas
+from exchange.extract_writer import neutralise_formulas, neutralise_names
 from exchange.services import releases
 from exchange.services.datasets import require_policy
 from exchange.services.leases import lease_keys, now_utc
@@ -149,13 +150,15 @@ def stream_parquet(exchange: Exchange, lease: Lease) -> Iterator[bytes]:
 
 
 def stream_csv(exchange: Exchange, lease: Lease) -> Iterator[bytes]:
-    """UTF-8 CSV, batch by batch, with spreadsheet formulas neutralised."""
+    """UTF-8 CSV, batch by batch, with spreadsheet formulas neutralised in cells and header."""
     with _open(exchange, lease) as fh:
         parquet = pq.ParquetFile(fh)  # the decrypting reader seeks, so memory stays bounded
+        names = neutralise_names(parquet.schema_arrow.names)  # column names come from uploads
         header = True
         for batch in parquet.iter_batches(batch_size=CSV_BATCH_ROWS):
             frame = neutralise_formulas(batch.to_pandas())
+            frame.columns = names
             yield frame.to_csv(index=False, header=header).encode("utf-8")
             header = False
         if header:  # an empty extract still has its header line
-            yield ",".join(parquet.schema_arrow.names).encode() + b"\n"
+            yield pd.DataFrame(columns=names).to_csv(index=False).encode("utf-8")

@@ -69,7 +69,12 @@ def ensure_table(exchange: Exchange, dataset: Dataset, key: bytes) -> None:
         dataset.storage_name, key, context=raw_context(dataset.id)
     ) as fh:
         batches = iter_batches(
-            fh, fmt=dataset.fmt, encoding=dataset.encoding, batch_rows=BATCH_ROWS
+            fh,
+            fmt=dataset.fmt,
+            encoding=dataset.encoding,
+            delimiter=(dataset.profile or {}).get("csv_delimiter"),
+            batch_rows=BATCH_ROWS,
+            limits=exchange.settings.upload_limits,
         )
         for _ in write_table(exchange, dataset.id, key, batches):
             pass

@@ -13,13 +13,34 @@ from exchange.api.schemas import DatasetPublic, PreviewPublic
 from exchange.context import Exchange
 from exchange.db.models import Account
 from exchange.errors import Invalid, PayloadTooLarge
-from exchange.ingest import UploadError
+from exchange.ingest import DELIMITERS, ENCODINGS_TRIED, UploadError, UploadTooLarge
 from exchange.services import datasets as svc
 from exchange.services.ids import new_id
 from exchange.services.raw import raw_context, table_name
+from exchange.settings import Settings
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 MULTIPART_OVERHEAD = 64 * 1024
+_DEFAULTS = {name: f.default for name, f in Settings.model_fields.items()}
+UPLOAD_DESCRIPTION = f"""
+Upload a CSV or Parquet file as multipart field `file`. Registration reads it once, in
+bounded memory, and refuses it as soon as it passes a limit (set by the operator through
+the environment; defaults in brackets):
+
+- `DATALEASE_MAX_UPLOAD_BYTES` ({_DEFAULTS["max_upload_bytes"]}): bytes sent; more is a 413.
+- `DATALEASE_MAX_DECODED_BYTES` ({_DEFAULTS["max_decoded_bytes"]}): the table decoded in
+  memory (text plus offsets), so that a small, highly compressed Parquet file cannot expand
+  without bound; more is a 413, from the Parquet footer and dictionaries before decoding.
+- `DATALEASE_MAX_ROWS` ({_DEFAULTS["max_rows"]}): more is a 413.
+- `DATALEASE_MAX_COLUMNS` ({_DEFAULTS["max_columns"]}): more is a 422.
+- `DATALEASE_MAX_CELL_BYTES` ({_DEFAULTS["max_cell_bytes"]}): the longest value; more is a 422.
+
+CSV text is decoded as UTF-8 when valid, else in the most plausible of
+{", ".join(ENCODINGS_TRIED[1:])} (charset-normalizer); text that decodes in none is a 422
+naming the encodings tried. The delimiter (comma, semicolon, tab or pipe) is detected
+from the first lines. The response's `encoding` and `delimiter` say what was used; the
+form fields `encoding` and `delimiter` set them instead.
+"""
 # The body is parsed by hand (streamed into encryption), so describe it for OpenAPI here.
 UPLOAD_BODY = {
     "requestBody": {
@@ -33,12 +54,25 @@ UPLOAD_BODY = {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": "CSV (UTF-8 or GBK) or Parquet",
+                            "description": "CSV (UTF-8, GBK/GB18030, Big5, Shift-JIS, ...) "
+                            "or Parquet",
                         },
                         "name": {"type": "string", "minLength": 1, "maxLength": 200},
                         "grade": {"type": "string", "enum": ["core", "important", "general"]},
                         "domain": {"type": "string", "maxLength": 60},
                         "description": {"type": "string", "maxLength": 2000},
+                        "encoding": {
+                            "type": "string",
+                            "maxLength": 40,
+                            "description": "CSV text encoding (e.g. gb18030, big5, shift_jis); "
+                            "detected when absent",
+                        },
+                        "delimiter": {
+                            "type": "string",
+                            "enum": [*DELIMITERS, *DELIMITERS.values()],
+                            "description": "CSV delimiter, the character or its name; "
+                            "detected when absent",
+                        },
                     },
                 }
             }
@@ -51,7 +85,8 @@ UPLOAD_BODY = {
     "",
     status_code=201,
     response_model=DatasetPublic,
-    summary="Upload a CSV (UTF-8 or GBK) or Parquet file as multipart field 'file'",
+    summary="Upload a CSV or Parquet file as multipart field 'file', within the upload limits",
+    description=UPLOAD_DESCRIPTION,
     openapi_extra=UPLOAD_BODY,
 )
 async def upload_dataset(
@@ -77,7 +112,13 @@ async def upload_dataset(
             request.headers.get("content-type", ""), request.stream(), open_sink, limit
         )
         meta = svc.UploadMeta.from_fields(parsed.fields)
-        fmt, encoding = svc.sniff(parsed.filename or "upload", parsed.head)
+        sniffed = svc.sniff(
+            parsed.filename or "upload",
+            parsed.head,
+            complete=parsed.file_bytes <= len(parsed.head),
+            encoding=meta.encoding,
+            delimiter=meta.delimiter,
+        )
         writer = writers[0]
         await run_in_threadpool(writer.close)
     except BaseException:
@@ -93,8 +134,7 @@ async def upload_dataset(
             dataset_id,
             meta,
             parsed.filename or "upload",
-            fmt,
-            encoding,
+            sniffed,
             storage_name,
             wrapped,
             writer.plaintext_sha256,
@@ -113,8 +153,7 @@ def _register(
     dataset_id: str,
     meta: svc.UploadMeta,
     filename: str,
-    fmt: str,
-    encoding: str,
+    sniffed: svc.Sniffed,
     storage_name: str,
     wrapped: bytes,
     sha256: str,
@@ -129,13 +168,16 @@ def _register(
                 provider=account,
                 meta=meta,
                 filename=filename,
-                fmt=fmt,
-                encoding=encoding,
+                fmt=sniffed.fmt,
+                encoding=sniffed.encoding,
+                delimiter=sniffed.delimiter,
                 storage_name=storage_name,
                 wrapped_key=wrapped,
                 raw_sha256=sha256,
                 raw_size=size,
             )
+        except UploadTooLarge as exc:
+            raise PayloadTooLarge(f"the upload is too large: {exc}", code="upload_limit") from None
         except UploadError as exc:
             raise Invalid(f"the file could not be read: {exc}", code="bad_upload") from None
         session.commit()

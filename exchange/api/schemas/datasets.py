@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from exchange.db.models import MICRO, Dataset
 
@@ -18,6 +18,9 @@ class DatasetPublic(BaseModel):
     filename: str
     format: str
     encoding: str
+    delimiter: str | None = Field(
+        default=None, description="the CSV delimiter the file was read with (null for Parquet)"
+    )
     rows: int
     raw_sha256: str
     columns: list[dict[str, Any]]
@@ -43,6 +46,7 @@ class DatasetPublic(BaseModel):
             filename=d.filename,
             format=d.fmt,
             encoding=d.encoding,
+            delimiter=(d.profile or {}).get("csv_delimiter"),
             rows=d.rows,
             raw_sha256=d.raw_sha256,
             columns=d.schema,
