@@ -67,7 +67,8 @@ def answer_query(
     bound = _bound_of(q, contribution or Contribution())
     if kept is None:
         kept = bounded_rows(df, q, bound, key=key)
-    frame = df.iloc[kept] if len(kept) != len(df) else df
+    # only the query's own columns are gathered: the unit column is no longer needed
+    frame = df[q.columns].iloc[kept] if len(kept) != len(df) else df[q.columns]
     return _OPS[q.op](frame, q, bound, _random_state(rng))
 
 
@@ -170,8 +171,15 @@ def _labels(df: pd.DataFrame, q: Query) -> pd.Series:
     return df[q.by].astype(str) if len(df) else pd.Series([], dtype=str)
 
 
+def _sizes(df: pd.DataFrame, q: Query) -> pd.Series:
+    """Rows per group label, counted before the labels become strings (fewer to convert)."""
+    counts = df[q.by].value_counts(dropna=True)
+    counts = counts[counts > 0]  # a categorical column lists labels no kept row has
+    return counts.groupby(counts.index.astype(str)).sum()
+
+
 def _group_count(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> Answer:
-    sizes = _labels(df, q).value_counts()
+    sizes = _sizes(df, q)
     sensitivity = bound.rows
     if q.groups is not None:
         eps = float_at_most(exact(q.epsilon))
@@ -218,7 +226,7 @@ def _group_sum(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> A
         eps, delta, domain = exact(q.epsilon) / 2, q.cost[1], "partition selection"
         keys = sorted(
             noise.threshold_counts(
-                labels.value_counts().to_dict(),
+                _sizes(df, q).to_dict(),
                 epsilon=float_at_most(eps),
                 delta=float_at_most(delta),
                 groups=bound.groups(True),

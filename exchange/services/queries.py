@@ -148,8 +148,16 @@ def table(exchange: Exchange, dataset: Dataset, columns: list[str]) -> pd.DataFr
     if missing:
         read = read_raw(exchange, dataset, columns=missing)
         for c in missing:
-            found[c] = cache.put(("column", dataset.id, dataset.raw_sha256, c), read[c])
+            found[c] = cache.put(("column", dataset.id, dataset.raw_sha256, c), _compact(read[c]))
     return pd.concat([found[c] for c in names], axis=1, copy=False)
+
+
+def _compact(column: pd.Series) -> pd.Series:
+    """Text with repeated values is kept as a categorical: smaller in the cache, and
+    grouping and counting work on integer codes instead of hashing every string."""
+    if column.dtype == object and column.nunique(dropna=True) <= len(column) // 2:
+        return column.astype("category")
+    return column
 
 
 def budget_ledger(session: Session, lease: Lease) -> dict[str, Any]:
