@@ -40,15 +40,18 @@ class Exchange:
         sessions = make_sessionmaker(engine)
         master = load_or_create_master_key(settings.resolved_master_key_file)
         signer = load_or_create_signing_key(settings.resolved_signing_key_file)
+        store = EncryptedStore(settings.resolved_storage_dir, master)
+        store.hold()  # other processes see the store in use (no startup sweep meanwhile)
         return cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
             master=master,
-            store=EncryptedStore(settings.resolved_storage_dir, master),
+            store=store,
             signer=signer,
             log=LogService(sessions, signer),
         )
 
     def close(self) -> None:
+        self.store.release()
         self.engine.dispose()

@@ -12,12 +12,14 @@ from exchange.api.idempotency import IdempotencyMiddleware
 from exchange.api.routes import ROUTERS
 from exchange.api.throttle import FailedAuthThrottle
 from exchange.context import Exchange
+from exchange.services.sweep import sweep_store
 from exchange.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, exchange: Exchange | None = None) -> FastAPI:
     """The exchange's HTTP API; opens (and migrates) the database on creation."""
     exchange = exchange or Exchange.open(settings or Settings())
+    sweep_store(exchange)  # crash leftovers, before any request can start a new upload
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

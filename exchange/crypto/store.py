@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: the store is never known to be unshared
+    fcntl = None  # type: ignore[assignment]
 
 from exchange.crypto.blob_format import DATA_KEY_SIZE, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE
 from exchange.crypto.master import MasterKey
@@ -20,6 +27,11 @@ __all__ = ["EncryptedStore"]
 
 # A leading letter or digit keeps ".", ".." and the writers' ".name.xxx.part" files out.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# What EncryptedWriter leaves behind when its process dies before close() or abort().
+_TEMP = re.compile(r"\.[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.[A-Za-z0-9_]+\.part")
+# Held shared by every process that has the store open (see :meth:`EncryptedStore.hold`);
+# it sits next to the store's directory so that the directory holds blobs only.
+_LOCK_SUFFIX = ".in-use.lock"
 
 
 class EncryptedStore:
@@ -34,6 +46,7 @@ class EncryptedStore:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.master = master
         self.chunk_size = chunk_size
+        self._lock: IO[bytes] | None = None
 
     @staticmethod
     def new_data_key() -> bytes:
@@ -84,6 +97,69 @@ class EncryptedStore:
         except FileNotFoundError:
             return False
         return True
+
+    def blob_names(self) -> list[str]:
+        """Names of the stored blobs, sorted."""
+        return sorted(
+            p.name for p in self.root.iterdir() if _NAME.fullmatch(p.name) and p.is_file()
+        )
+
+    def temp_files(self) -> list[str]:
+        """Writers' temporary files (``.name.xxx.part``): leftovers unless a writer is open."""
+        return sorted(p.name for p in self.root.iterdir() if _TEMP.fullmatch(p.name))
+
+    def delete_temp(self, name: str) -> bool:
+        """Remove a writer's temporary file; True if it existed."""
+        if not _TEMP.fullmatch(name):
+            raise ValueError(f"{name!r} is not a writer's temporary file name")
+        try:
+            (self.root / name).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    # -- who has the store open ----------------------------------------------------------------
+
+    def hold(self) -> None:
+        """Mark the store in use by this process (a shared lock) until :meth:`release`."""
+        self._hold()
+
+    def _hold(self) -> IO[bytes] | None:
+        if self._lock is None and fcntl is not None:
+            lock_path = self.root.parent / f".{self.root.name}{_LOCK_SUFFIX}"
+            self._lock = lock_path.open("a+b")
+            fcntl.flock(self._lock, fcntl.LOCK_SH)
+        return self._lock
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file drops the lock
+            self._lock = None
+
+    @contextmanager
+    def alone(self) -> Iterator[bool]:
+        """Whether no other process has the store open; if so, none can open it meanwhile.
+
+        The shared lock is turned exclusive for the block (another process's
+        :meth:`hold` waits), then back to shared.
+        """
+        held = self._lock is not None
+        lock = self._hold()
+        if lock is None:
+            yield False
+            return
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            exclusive = True
+        except BlockingIOError:
+            exclusive = False
+        try:
+            yield exclusive
+        finally:
+            if held:  # a failed conversion may have dropped the shared lock: take it again
+                fcntl.flock(lock, fcntl.LOCK_SH)
+            else:
+                self.release()
 
     def _path(self, name: str) -> Path:
         if not isinstance(name, str) or not _NAME.fullmatch(name):

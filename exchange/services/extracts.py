@@ -109,30 +109,61 @@ def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
 
 
 def start_download(session: Session, exchange: Exchange, buyer: Account, lease: Lease) -> Lease:
-    """Check the lease, count the download (within the limit) and log it.
+    """Check the lease and that a download is left, and make the extract on first use.
 
-    ``lease`` comes from ``leases.get_lease``, which has already checked its owner."""
+    ``lease`` comes from ``leases.get_lease``, which has already checked its owner. The
+    download is counted and logged by :func:`counted` when its last chunk is sent."""
     require_active(lease, now_utc())
-    counted = session.execute(
-        update(Lease)
-        .where(Lease.id == lease.id, Lease.downloads < Lease.max_downloads)
-        .values(downloads=Lease.downloads + 1)
+    _require_download_left(lease)
+    return ensure_extract(session, exchange, lease)
+
+
+def _require_download_left(lease: Lease) -> None:
+    if lease.downloads >= lease.max_downloads:
+        raise _limit_reached(lease)
+
+
+def _limit_reached(lease: Lease) -> Forbidden:
+    return Forbidden(
+        f"lease {lease.id} allows {lease.max_downloads} downloads; all are used",
+        code="download_limit",
     )
-    if counted.rowcount != 1:
-        raise Forbidden(
-            f"lease {lease.id} allows {lease.max_downloads} downloads; all are used",
-            code="download_limit",
+
+
+def counted(
+    exchange: Exchange, buyer: Account, lease: Lease, chunks: Iterator[bytes]
+) -> Iterator[bytes]:
+    """``chunks`` with the download counted (within the limit) and logged just before the
+    last chunk is sent: an interrupted download uses up nothing, and a download that would
+    pass the limit (another one finished first) ends without its last chunk."""
+    held: bytes | None = None
+    for chunk in chunks:
+        if held is not None:
+            yield held
+        held = chunk
+    _finish_download(exchange, buyer, lease)
+    if held is not None:
+        yield held
+
+
+def _finish_download(exchange: Exchange, buyer: Account, lease: Lease) -> None:
+    with exchange.sessions() as session:
+        done = session.execute(
+            update(Lease)
+            .where(Lease.id == lease.id, Lease.downloads < Lease.max_downloads)
+            .values(downloads=Lease.downloads + 1)
         )
-    lease = ensure_extract(session, exchange, lease)
-    exchange.log.record(
-        session,
-        "extract_download",
-        actor=buyer.id,
-        lease=lease.id,
-        dataset=lease.dataset_id,
-        extract_sha256=lease.extract_sha256,
-    )
-    return lease
+        if done.rowcount != 1:
+            raise _limit_reached(lease)
+        exchange.log.record(
+            session,
+            "extract_download",
+            actor=buyer.id,
+            lease=lease.id,
+            dataset=lease.dataset_id,
+            extract_sha256=lease.extract_sha256,
+        )
+        session.commit()
 
 
 def _open(exchange: Exchange, lease: Lease) -> Any:

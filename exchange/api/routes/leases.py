@@ -137,6 +137,8 @@ def revoke(
 @router.get(
     "/leases/{lease_id}/extract",
     summary="Download the extract while the lease is active",
+    description="A download counts against the lease's allowance when its last chunk is "
+    "sent: an interrupted download uses up nothing.",
     response_class=StreamingResponse,
 )
 def download_extract(
@@ -154,7 +156,7 @@ def download_extract(
     else:
         body, media = extracts.stream_csv(exchange, lease), "text/csv; charset=utf-8"
     return StreamingResponse(
-        body,
+        extracts.counted(exchange, buyer, lease, body),  # counts once the last chunk goes out
         media_type=media,
         headers={
             "content-disposition": f"attachment; filename={lease.id}.{format}",
