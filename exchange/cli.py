@@ -112,17 +112,38 @@ def accounts_list() -> None:
 
 @app.command("verify-ledger")
 def verify_ledger(
-    export: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON lines export"),
+    export: Path = typer.Argument(..., help="JSON lines export"),
     public_key: str = typer.Option(..., "--public-key", help="PEM file, or 64 hex characters"),
 ) -> None:
-    """Verify an exported ledger offline: hashes, signed heads, balance and splits."""
+    """Verify an exported ledger offline: hashes, signed heads, balance and splits.
+
+    Exits 0 when the export verifies, 1 when it does not (tampered or inconsistent: the
+    report names the first failing entry), 2 when the export or the key cannot be read.
+    """
     import os
 
+    from contracts.errors import VerificationError
+    from contracts.heads import load_public_key
     from contracts.verify import verify_export_file
 
+    def cannot_read(what: str) -> typer.Exit:
+        typer.echo(f"error: {what}", err=True)
+        return typer.Exit(2)
+
     key_path = Path(public_key)
-    key: str | bytes = key_path.read_bytes() if key_path.exists() else public_key
-    report = verify_export_file(export, key, workers=max(1, min(os.cpu_count() or 1, 4)))
+    try:
+        key = load_public_key(key_path.read_bytes() if key_path.is_file() else public_key)
+    except (OSError, ValueError, VerificationError) as exc:
+        looks_like_path = key_path.suffix or os.sep in public_key
+        if looks_like_path and not key_path.is_file():
+            raise cannot_read(f"cannot read the public key: no file {public_key}") from None
+        raise cannot_read(f"cannot read the public key {public_key}: {exc}") from None
+    if not export.is_file():
+        raise cannot_read(f"cannot read the export: no file {export}")
+    try:
+        report = verify_export_file(export, key, workers=max(1, min(os.cpu_count() or 1, 4)))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise cannot_read(f"cannot read the export {export}: {exc}") from None
     typer.echo(json.dumps(dataclasses.asdict(report), indent=2, ensure_ascii=False))
     raise typer.Exit(0 if report.ok else 1)
 

@@ -6,6 +6,7 @@ nothing lives in module globals and tests can run several side by side.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -18,6 +19,8 @@ from exchange.services.ledger import LogService
 from exchange.services.query_cache import QueryCache
 from exchange.services.signing import SigningKey, load_or_create_signing_key
 from exchange.settings import Settings
+
+log = logging.getLogger("datalease")
 
 
 @dataclass
@@ -38,7 +41,10 @@ class Exchange:
         engine = make_engine(settings.resolved_database_url)
         migrate(engine)
         sessions = make_sessionmaker(engine)
+        first_run = not settings.resolved_master_key_file.exists()
         master = load_or_create_master_key(settings.resolved_master_key_file)
+        if first_run:
+            _warn_new_master_key(settings)
         signer = load_or_create_signing_key(settings.resolved_signing_key_file)
         store = EncryptedStore(settings.resolved_storage_dir, master)
         store.hold()  # other processes see the store in use (no startup sweep meanwhile)
@@ -55,3 +61,12 @@ class Exchange:
     def close(self) -> None:
         self.store.release()
         self.engine.dispose()
+
+
+def _warn_new_master_key(settings: Settings) -> None:
+    log.warning(
+        "created a new master key in %s: keep this directory out of version control and "
+        "back it up (without the key no stored data can be read); set DATALEASE_DATA_DIR "
+        "to keep the data elsewhere",
+        settings.resolved_master_key_file.parent.resolve(),
+    )

@@ -1,19 +1,26 @@
-"""Crash leftovers: orphan blobs and temporary files are swept at startup; a download counts
-only once its last chunk is sent."""
+"""Crash leftovers and local files: orphan blobs and temporary files are swept at startup; a
+download counts only once its last chunk is sent; a new master key is announced with its
+directory, which git ignores; ``verify-ledger`` exits 0 (verified), 1 (failed) or 2 (cannot
+read) with a one-line error."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner, Result
 
+from exchange import cli
 from exchange.context import Exchange
 from exchange.db.models import Account, Lease, LedgerEntry
 from exchange.errors import Forbidden
@@ -203,3 +210,69 @@ def test_a_server_killed_mid_upload_leaves_nothing_after_a_restart(tmp_path):
         assert not [p for p in store.iterdir() if p.name.startswith("raw-")]
     assert "startup sweep removed" in log.read_text()
     assert all(name in log.read_text() for name in leftovers)
+
+
+# -- the data directory and the offline verifier's exit codes ---------------------------------
+
+
+def test_a_new_master_key_is_announced_with_its_directory(settings, caplog):
+    with caplog.at_level(logging.WARNING, logger="datalease"):
+        Exchange.open(settings).close()
+    assert str(settings.data_dir.resolve()) in caplog.text
+    assert "out of version control" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="datalease"):
+        Exchange.open(settings).close()  # the second run says nothing
+    assert "master key" not in caplog.text
+
+
+def test_the_default_data_directory_is_ignored_by_git():
+    root = Path(__file__).resolve().parents[2]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "datalease-data/master.key"], cwd=root, check=False
+    )
+    assert ignored.returncode == 0
+
+
+def verify(*args: str) -> Result:
+    return CliRunner().invoke(cli.app, ["verify-ledger", *args])
+
+
+@pytest.fixture
+def ledger(world, tmp_path) -> tuple[Path, Path]:
+    world.call("operator", "POST", "/v1/accounts", json={"name": "x", "role": "buyer"})
+    export = tmp_path / "ledger.jsonl"
+    export.write_text(world.call("auditor", "GET", "/v1/audit/export").text)
+    pem = tmp_path / "ledger.pem"
+    pem.write_text(world.client.get("/v1/ledger/public-key").json()["public_key_pem"])
+    return export, pem
+
+
+def test_verify_ledger_exits_0_when_the_export_verifies_and_1_when_tampered(ledger, tmp_path):
+    export, pem = ledger
+    assert verify(str(export), "--public-key", str(pem)).exit_code == 0
+    tampered = tmp_path / "tampered.jsonl"
+    tampered.write_text(export.read_text().replace('"role":"buyer"', '"role":"operator"'))
+    assert tampered.read_text() != export.read_text()
+    result = verify(str(tampered), "--public-key", str(pem))
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["ok"] is False
+
+
+@pytest.mark.parametrize(
+    ("export", "key", "message"),
+    [
+        ("missing.jsonl", "ledger.pem", "error: cannot read the export: no file"),
+        ("ledger.jsonl", "missing.pem", "error: cannot read the public key: no file"),
+        ("ledger.jsonl", "not-a-key", "error: cannot read the public key not-a-key:"),
+        ("ledger.jsonl", "ab" * 32 + "00", "error: cannot read the public key"),
+    ],
+)
+def test_verify_ledger_that_cannot_read_says_so_in_one_line_and_exits_2(
+    ledger, tmp_path, export, key, message
+):
+    key_arg = str(tmp_path / key) if key.endswith(".pem") else key
+    result = verify(str(tmp_path / export), "--public-key", key_arg)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message)
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
