@@ -145,6 +145,8 @@ class Lease(Base):
     extract_epsilon_micro: Mapped[int] = mapped_column(BigInteger, default=0)
     query_epsilon_micro: Mapped[int] = mapped_column(BigInteger, default=0)
     query_spent_micro: Mapped[int] = mapped_column(BigInteger, default=0)
+    # delta spent by partition selection, in units of 1e-12 rounded up
+    query_delta_spent_pico: Mapped[int] = mapped_column(BigInteger, default=0)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     key_id: Mapped[str] = mapped_column(String(40))
     max_downloads: Mapped[int] = mapped_column(Integer)

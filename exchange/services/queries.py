@@ -12,6 +12,7 @@ each lease keeps are cached per process, so a query does not decrypt the table a
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -23,10 +24,16 @@ from desensitize.dp import Contribution, Query, answer_query, bounded_rows, micr
 from desensitize.errors import BudgetExceeded
 from exchange.context import Exchange
 from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Lease
-from exchange.errors import Invalid
+from exchange.errors import Conflict, Invalid
 from exchange.services.leases import now_utc
 from exchange.services.lifecycle import require_active
 from exchange.services.raw import read_raw
+
+PICO = 10**12
+# What one lease may spend in delta over all its queries: ten group queries without a
+# public domain at the default delta of 1e-7. Delta is the chance a rare group leaks, so
+# it must stay well below one over the number of persons.
+LEASE_DELTA_PICO = 1_000_000
 
 
 def run(
@@ -43,7 +50,7 @@ def run(
     check_columns(query, (dataset.policy or {}).get("columns", {}))
     contribution = contribution_of(dataset.policy or {})
     epsilon = micro_units(query.epsilon)
-    _charge(session, lease, epsilon, query.epsilon)
+    _charge(session, lease, epsilon, query.epsilon, _pico_units(query.cost[1]))
     frame = table(exchange, dataset, [*query.columns, *_unit_columns(contribution)])
     kept = exchange.query_cache.get_or_make(
         (
@@ -94,22 +101,42 @@ def run(
     }
 
 
-def _charge(session: Session, lease: Lease, epsilon_micro: int, requested: float) -> None:
-    """One conditional UPDATE: concurrent queries can never overspend the allowance."""
+def _charge(
+    session: Session, lease: Lease, epsilon_micro: int, requested: float, delta_pico: int = 0
+) -> None:
+    """One conditional UPDATE: concurrent queries can never overspend the allowance, in
+    epsilon or in the delta that partition selection costs."""
     charged = session.execute(
         update(Lease)
         .where(
             Lease.id == lease.id,
             Lease.query_spent_micro + epsilon_micro <= Lease.query_epsilon_micro,
+            Lease.query_delta_spent_pico + delta_pico <= LEASE_DELTA_PICO,
         )
-        .values(query_spent_micro=Lease.query_spent_micro + epsilon_micro)
+        .values(
+            query_spent_micro=Lease.query_spent_micro + epsilon_micro,
+            query_delta_spent_pico=Lease.query_delta_spent_pico + delta_pico,
+        )
     )
     if charged.rowcount != 1:
         session.refresh(lease)
+        if lease.query_delta_spent_pico + delta_pico > LEASE_DELTA_PICO:
+            left = (LEASE_DELTA_PICO - lease.query_delta_spent_pico) / PICO
+            raise Conflict(
+                f"the lease's delta allowance of {LEASE_DELTA_PICO / PICO:g} is spent "
+                f"({left:g} left): group queries without a public 'groups' list cost delta; "
+                "give the groups, which costs none",
+                code="delta_exceeded",
+            )
         raise BudgetExceeded(
             requested=requested,
             remaining=(lease.query_epsilon_micro - lease.query_spent_micro) / MICRO,
         )
+
+
+def _pico_units(delta: Fraction) -> int:
+    """Delta in units of 1e-12, rounded up: an allowance is never under-counted."""
+    return math.ceil(delta * PICO)
 
 
 def contribution_of(policy: dict[str, Any]) -> Contribution:
@@ -183,8 +210,10 @@ def budget_ledger(session: Session, lease: Lease) -> dict[str, Any]:
         "epsilon_spent": lease.query_spent_micro / MICRO,
         "epsilon_remaining": (lease.query_epsilon_micro - lease.query_spent_micro) / MICRO,
         "epsilon_spent_by_queries": sum(s.epsilon_micro for s in spends) / MICRO,
+        "delta_allowance": LEASE_DELTA_PICO / PICO,
         "delta_spent": float(delta),
         "delta_spent_exact": str(delta),
+        "delta_charged": lease.query_delta_spent_pico / PICO,
         "unit": "micro epsilon, each query rounded up",
         "queries": queries,
     }

@@ -123,6 +123,20 @@ def test_a_rare_group_is_not_revealed_without_a_public_domain(world, leased):
     assert budget["delta_spent"] == pytest.approx(1e-7)
 
 
+def test_group_queries_without_a_public_domain_spend_a_bounded_delta(world, leased):
+    query = {"op": "group_count", "by": "stop", "epsilon": 0.01}
+    allowed = round(queries_svc.LEASE_DELTA_PICO / queries_svc.PICO / 1e-7)
+    codes = [ask(world, leased["id"], **query).status_code for _ in range(allowed + 1)]
+    assert codes == [200] * allowed + [409]
+    refused = ask(world, leased["id"], **query).json()["error"]
+    assert refused["code"] == "delta_exceeded" and "groups" in refused["message"]
+    # A public domain costs no delta: it still works, and the epsilon charged was kept.
+    assert ask(world, leased["id"], **query, groups=["莲花山"]).status_code == 200
+    budget = world.call("buyer", "GET", f"/v1/leases/{leased['id']}/budget").json()
+    assert budget["delta_charged"] == pytest.approx(budget["delta_allowance"])
+    assert budget["epsilon_spent"] == pytest.approx(0.01 * (allowed + 1))
+
+
 def test_queries_read_the_encrypted_table_once_per_column(world, leased, monkeypatch):
     reads: list[list[str]] = []
     real = queries_svc.read_raw
