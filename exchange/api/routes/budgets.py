@@ -64,16 +64,7 @@ def approve(
     exchange: ExchangeDep,
     decision: Decision | None = None,
 ) -> BudgetRequestPublic:
-    request = budgets.decide(
-        session,
-        exchange,
-        operator,
-        request_id,
-        approve=True,
-        reason=decision.reason if decision else "",
-    )
-    session.commit()
-    return BudgetRequestPublic.of(request)
+    return _decide(session, exchange, operator, request_id, decision, approve=True)
 
 
 @router.post(
@@ -88,12 +79,25 @@ def reject(
     exchange: ExchangeDep,
     decision: Decision | None = None,
 ) -> BudgetRequestPublic:
+    return _decide(session, exchange, operator, request_id, decision, approve=False)
+
+
+def _decide(
+    session: SessionDep,
+    exchange: ExchangeDep,
+    operator: OperatorAccount,
+    request_id: str,
+    decision: Decision | None,
+    *,
+    approve: bool,
+) -> BudgetRequestPublic:
+    """Approve and reject share one body: decide, commit, show the request."""
     request = budgets.decide(
         session,
         exchange,
         operator,
         request_id,
-        approve=False,
+        approve=approve,
         reason=decision.reason if decision else "",
     )
     session.commit()
