@@ -41,6 +41,11 @@ DEFAULT_MAX_SUPPRESSION = 0.05
 # release gate does not count the column as a quasi-identifier; noisier-than-this is
 # near-raw and counts like any other released value.
 MAX_RECORD_EPSILON = 1.0
+# Upper bounds on the privacy models' integers: beyond them no dataset could comply, and a
+# huge number would only cost time before the release gate refused it.
+MAX_K = 1_000_000
+MAX_L = 1_000_000
+MAX_UNIT_ROWS = 1_000_000
 _POLICY_KEYS = frozenset({"k", "l_diversity", "max_suppression", "columns", "privacy_unit"})
 # Rules whose output carries no raw character and is keyed per lease: the gate leaves them out.
 _PSEUDONYM_RULES = frozenset({"token", "fake"})
@@ -293,8 +298,8 @@ class Policy:
 def _k(value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise PolicyError(None, f"'k' must be an integer >= 1, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_K:
+        raise PolicyError(None, f"'k' must be an integer >= 1 and <= {MAX_K}, got {value!r}")
     return value
 
 
@@ -305,9 +310,10 @@ def _l_diversity(value: Any) -> LDiversity | None:
     if not ok or not isinstance(value["column"], str):
         raise PolicyError(None, "'l_diversity' must be {'column': name, 'l': integer >= 1}")
     level = value["l"]
-    if isinstance(level, bool) or not isinstance(level, int) or level < 1:
+    if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= MAX_L:
         raise PolicyError(
-            value["column"], f"'l' of l_diversity must be an integer >= 1, got {level!r}"
+            value["column"],
+            f"'l' of l_diversity must be an integer >= 1 and <= {MAX_L}, got {level!r}",
         )
     return LDiversity(value["column"], level)
 
@@ -330,9 +336,12 @@ def _privacy_unit(value: Any) -> PrivacyUnit | None:
             None, "'privacy_unit' must be {'column': name} with an optional 'max_rows' integer"
         )
     rows = value.get("max_rows")
-    if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1):
+    bad = isinstance(rows, bool) or not isinstance(rows, int) or not 1 <= rows <= MAX_UNIT_ROWS
+    if rows is not None and bad:
         raise PolicyError(
-            value["column"], f"'max_rows' of privacy_unit must be an integer >= 1, got {rows!r}"
+            value["column"],
+            f"'max_rows' of privacy_unit must be an integer >= 1 and "
+            f"<= {MAX_UNIT_ROWS}, got {rows!r}",
         )
     return PrivacyUnit(value["column"], rows)
 

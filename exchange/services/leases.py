@@ -18,6 +18,7 @@ from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Lease, Offe
 from exchange.errors import Conflict, Forbidden, Invalid, NotFound
 from exchange.services import releases
 from exchange.services import terms as terms_svc
+from exchange.services.bounds import starts_at_problem
 from exchange.services.datasets import require_policy
 from exchange.services.ids import new_id
 from exchange.services.lifecycle import effective_status
@@ -96,10 +97,9 @@ def request_lease(session: Session, exchange: Exchange, buyer: Account, req: Lea
     purpose = terms_svc.purpose(req.purpose)
     now = now_utc()
     starts = req.starts_at or now
-    if starts.tzinfo is None:
-        raise Invalid("starts_at must carry a timezone (UTC)")
-    if starts < now - timedelta(minutes=5):
-        raise Invalid("starts_at must not be in the past")
+    problem = starts_at_problem(starts, now)
+    if problem:
+        raise Invalid(problem)
     ends = starts + timedelta(days=req.days)
     eps_extract = extract_epsilon(policy, columns)
     decision = terms_svc.decide(

@@ -75,8 +75,6 @@ def create_offer(
             f"k={k} is above the policy's k={policy.k or 1}: every lease is a projection of "
             f"the dataset's one release at the policy's k; raise the policy's k to {k} first"
         )
-    # The cap belongs to the dataset: its first offer sets it, later ones draw on it.
-    budgets.draw_on(session, exchange, dataset, body.get("epsilon_cap"), provider)
     offer = Offer(
         id=new_id("off"),
         dataset_id=dataset.id,
@@ -87,6 +85,9 @@ def create_offer(
         shares_bp=shares,
         k=k,
     )
+    terms_svc.check_largest_price(offer=offer, dataset=dataset, policy=policy)
+    # The cap belongs to the dataset: its first offer sets it, later ones draw on it.
+    budgets.draw_on(session, exchange, dataset, body.get("epsilon_cap"), provider)
     session.add(offer)
     session.flush()
     exchange.log.record(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts import ContractError
@@ -23,6 +23,7 @@ from contracts.pricing import ColumnKind, PriceList, QuoteRequest, quote
 from desensitize import Policy
 from exchange.db.models import Account, Dataset, Lease, Offer
 from exchange.errors import Conflict, Invalid
+from exchange.services.bounds import MAX_LEASE_EPSILON, MAX_PRICE_MINOR, MAX_STORED_INT
 
 PURPOSES = tuple(p.value for p in Purpose)
 KIND_OF_CLASS = {
@@ -80,6 +81,14 @@ def price_list(pricing: dict[str, Any]) -> PriceList:
 
 
 def validate_pricing(pricing: dict[str, Any]) -> dict[str, Any]:
+    for field in ("base_minor_per_1000_rows", "minimum_minor"):
+        value = pricing.get(field, 0)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not 0 <= value <= MAX_PRICE_MINOR
+        ):
+            raise Invalid(f"pricing.{field} must be an integer from 0 to {MAX_PRICE_MINOR} fen")
     price_list(pricing)
     return dict(pricing)
 
@@ -140,6 +149,13 @@ def make_quote(
         exclusive=bool(offer.pricing.get("exclusive")),
     )
     priced = quote(price_list(offer.pricing), request, now=now)
+    if priced.total_minor > MAX_STORED_INT:
+        raise Invalid(
+            f"pricing: the total of this lease, {priced.total_minor} fen, is above the largest "
+            f"price the exchange can record ({MAX_STORED_INT} fen); lower the offer's "
+            "pricing.base_minor_per_1000_rows, or lease fewer columns or days",
+            code="price_too_large",
+        )
     return {
         "id": priced.id,
         "offer_id": offer.id,
@@ -159,6 +175,35 @@ def make_quote(
         "issued_at": priced.issued_at.isoformat(),
         "expires_at": priced.expires_at.isoformat(),
     }
+
+
+def check_largest_price(*, offer: Offer, dataset: Dataset, policy: Policy) -> None:
+    """Refuse an offer whose dearest lease (every column, the longest period, the most
+    epsilon a lease may ask for) could not be recorded: its price must fit in 64 bits."""
+    specs = policy.to_dict()["columns"]
+    columns = [c for c, spec in specs.items() if spec.get("class") != "drop"]
+    noise = sum(
+        float(specs[c].get("epsilon", 0)) for c in columns if specs[c].get("rule") == "noise"
+    )
+    try:
+        make_quote(
+            offer=offer,
+            dataset=dataset,
+            policy=policy,
+            columns=columns,
+            days=int(offer.terms["max_period_days"]),
+            epsilon=MAX_LEASE_EPSILON + noise,
+            now=datetime.now(UTC),
+        )
+    except Invalid as exc:
+        if exc.code != "price_too_large":
+            raise
+        raise Invalid(
+            "pricing.base_minor_per_1000_rows: the dearest lease of this offer (every column, "
+            f"{offer.terms['max_period_days']} days) would cost more than the largest price "
+            f"the exchange can record ({MAX_STORED_INT} fen); lower the price",
+            code="price_too_large",
+        ) from None
 
 
 def agreement(*, offer: Offer, dataset: Dataset, lease: Lease, buyer: Account) -> dict[str, Any]:

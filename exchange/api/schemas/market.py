@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, field_validator
 
 from exchange.db.models import MICRO, Lease, Offer
+from exchange.services.bounds import (
+    MAX_BASIS_POINTS,
+    MAX_K,
+    MAX_LEASE_DAYS,
+    MAX_LEASE_EPSILON,
+    MAX_PRICE_MINOR,
+    check_starts_at,
+)
+
+BasisPoints = Annotated[int, Field(ge=0, le=MAX_BASIS_POINTS)]
+PartyName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class OfferTerms(BaseModel):
     allowed_purposes: list[str] = Field(min_length=1, description="purpose vocabulary codes")
-    max_period_days: int = Field(default=90, ge=1, le=3660)
+    max_period_days: int = Field(default=90, ge=1, le=MAX_LEASE_DAYS)
     permitted_uses: list[str] = Field(default_factory=lambda: ["read", "aggregate", "derive"])
     prohibitions: list[str] = Field(
         default_factory=lambda: ["reidentification", "onward-transfer", "linking-to-identify"]
@@ -23,8 +34,12 @@ class OfferTerms(BaseModel):
 
 
 class OfferPricing(BaseModel):
-    base_minor_per_1000_rows: int = Field(ge=1, description="fen per 1,000 rows per plain column")
-    minimum_minor: int = Field(default=0, ge=0, description="the lowest price of a lease, fen")
+    base_minor_per_1000_rows: int = Field(
+        ge=1, le=MAX_PRICE_MINOR, description="fen per 1,000 rows per plain column"
+    )
+    minimum_minor: int = Field(
+        default=0, ge=0, le=MAX_PRICE_MINOR, description="the lowest price of a lease, fen"
+    )
     exclusive: bool = False
 
 
@@ -33,9 +48,10 @@ class OfferCreate(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     terms: OfferTerms
     pricing: OfferPricing
-    shares_bp: dict[str, int] = Field(
+    shares_bp: dict[PartyName, BasisPoints] = Field(
+        max_length=100,
         description="party -> basis points, summing to 10000; "
-        "parties: provider, platform, subject_pool, party:<name>"
+        "parties: provider, platform, subject_pool, party:<name>",
     )
     epsilon_cap: float | None = Field(
         default=None,
@@ -44,7 +60,7 @@ class OfferCreate(BaseModel):
         description="the dataset's lifetime epsilon over all leases: required on its first "
         "offer, which sets it; later offers draw on it and may only repeat it",
     )
-    k: int | None = Field(default=None, ge=1, le=10_000)
+    k: int | None = Field(default=None, ge=1, le=MAX_K)
 
 
 class OfferPublic(BaseModel):
@@ -80,11 +96,24 @@ class LeaseCreate(BaseModel):
     purpose: str = Field(max_length=60)
     purpose_text: str = Field(default="", max_length=2000)
     columns: list[str] | None = Field(default=None, max_length=500)
-    starts_at: datetime | None = None
-    days: int = Field(default=30, ge=1, le=3660)
-    epsilon: float = Field(
-        default=0.0, ge=0, le=100, description="epsilon for DP aggregate queries during the lease"
+    starts_at: AwareDatetime | None = Field(
+        default=None,
+        description="with a timezone; from 5 minutes ago to 366 days ahead (default: now)",
     )
+    days: int = Field(default=30, ge=1, le=MAX_LEASE_DAYS)
+    epsilon: float = Field(
+        default=0.0,
+        ge=0,
+        le=MAX_LEASE_EPSILON,
+        description="epsilon for DP aggregate queries during the lease",
+    )
+
+    @field_validator("starts_at")
+    @classmethod
+    def _starts_within_reach(cls, value: datetime | None) -> datetime | None:
+        if value is not None:
+            check_starts_at(value, datetime.now(UTC))
+        return value
 
 
 class QuoteCreate(LeaseCreate):

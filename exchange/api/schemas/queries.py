@@ -5,6 +5,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from desensitize.dp import MAX_QUERY_EPSILON, MIN_QUERY_EPSILON
+from desensitize.dp.accounting import MAX_DELTA
+
+# Stated in the OpenAPI schema only; the query checks them and names the limit it breaks.
+_EPSILON_LIMITS = {"minimum": float(MIN_QUERY_EPSILON), "maximum": float(MAX_QUERY_EPSILON)}
+_DELTA_LIMITS = {"exclusiveMinimum": 0, "maximum": float(MAX_DELTA)}
+
 
 class QueryCreate(BaseModel):
     op: str = Field(description="count, sum, mean, histogram, group_count or group_sum")
@@ -22,5 +29,9 @@ class QueryCreate(BaseModel):
     max_groups: int | None = Field(
         default=None, ge=1, le=1000, description="groups one person's rows may fall in"
     )
-    delta: float | None = Field(default=None, description="for partition selection")
-    epsilon: float = Field(description="between 0.001 and 10 per query")
+    delta: float | None = Field(
+        default=None, description="for partition selection", json_schema_extra=_DELTA_LIMITS
+    )
+    epsilon: float = Field(
+        description="between 0.001 and 10 per query", json_schema_extra=_EPSILON_LIMITS
+    )
