@@ -114,7 +114,8 @@ def test_the_preview_warns_when_noise_destroys_a_column(world, citizens_small):
     error = body["noise"]["monthly_income"]
     assert error["rows"] > 900
     assert error["clamped_share"] > 0.5
-    assert error["correlation"] < 0.1
+    # about 0.04 with a sampling spread of about 0.03 over 1,000 rows (the keys are random)
+    assert error["correlation"] < 0.25
     assert error["rmse"] > 20_000
     assert len(body["warnings"]) == 1
     assert "'monthly_income': the noise destroys this column" in body["warnings"][0]
