@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -12,9 +13,10 @@ from typing import Any
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from exchange.context import Exchange
+from exchange.db.models import Base
 from exchange.main import create_app
 from exchange.services.accounts import create_account
 from exchange.settings import Settings
@@ -104,6 +106,23 @@ def world(settings: Settings) -> Iterator[World]:
     app = create_app(exchange=exchange)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield World(client=client, exchange=exchange, keys=keys, ids=ids)
+
+
+def database_cells(world: World) -> Iterator[tuple[str, str, bytes | str]]:
+    """Every non-null cell of every table as (table, column, bytes or text): JSON is
+    re-encoded unescaped, so a canary stored inside it is found as written."""
+    with world.exchange.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            for row in session.execute(select(table)):
+                for column, value in row._mapping.items():
+                    if value is None:
+                        continue
+                    if isinstance(value, bytes):
+                        yield table.name, column, value
+                    elif isinstance(value, dict | list):
+                        yield table.name, column, json.dumps(value, ensure_ascii=False, default=str)
+                    else:
+                        yield table.name, column, str(value)
 
 
 def csv_bytes(frame: pd.DataFrame, encoding: str = "utf-8") -> bytes:

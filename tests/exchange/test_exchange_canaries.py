@@ -16,10 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import select
 
-from exchange.db.models import Base
-from tests.exchange.conftest import World, csv_bytes, upload
+from tests.exchange.conftest import World, csv_bytes, database_cells, upload
 from tests.exchange.flows import POLICY, offer_body
 
 CANARIES = {
@@ -99,21 +97,11 @@ def parquet_text(content: bytes) -> str:
 
 def database_leaks(world: World) -> list[str]:
     """Decode every row of every table: JSON is stored escaped, long text spans pages."""
-    out = []
-    with world.exchange.sessions() as session:
-        for table in Base.metadata.sorted_tables:
-            for row in session.execute(select(table)):
-                for column, value in row._mapping.items():
-                    if value is None:
-                        continue
-                    if isinstance(value, bytes):
-                        blob: bytes | str = value
-                    elif isinstance(value, dict | list):
-                        blob = json.dumps(value, ensure_ascii=False, default=str)
-                    else:
-                        blob = str(value)
-                    out += [f"table {table.name}.{column}: {hit}" for hit in found_in(blob)]
-    return out
+    return [
+        f"table {table}.{column}: {hit}"
+        for table, column, cell in database_cells(world)
+        for hit in found_in(cell)
+    ]
 
 
 def file_leaks(world: World) -> list[str]:

@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from sqlalchemy import func, select
 
-from exchange.db.models import Base, IdempotencyRecord, Lease
-from tests.exchange.conftest import World
+from exchange.db.models import IdempotencyRecord, Lease
+from tests.exchange.conftest import World, database_cells
 from tests.exchange.flows import offer_body, publish
 
 
 def database_rows_containing(world: World, needle: str) -> list[str]:
     """Every column of every row, decoded, that contains ``needle``."""
-    hits = []
-    with world.exchange.sessions() as session:
-        for table in Base.metadata.sorted_tables:
-            for row in session.execute(select(table)):
-                for column, value in row._mapping.items():
-                    if value is None:
-                        continue
-                    if isinstance(value, bytes):
-                        text = value.decode("utf-8", "replace")
-                    elif isinstance(value, dict | list):
-                        text = json.dumps(value, default=str)
-                    else:
-                        text = str(value)
-                    if needle in text:
-                        hits.append(f"{table.name}.{column}")
-    return hits
+    return [
+        f"{table}.{column}"
+        for table, column, cell in database_cells(world)
+        if (needle.encode() if isinstance(cell, bytes) else needle) in cell
+    ]
 
 
 def lease_count(world: World) -> int:
