@@ -9,9 +9,9 @@ from exchange.api.schemas.market import (
     LeasePublic,
     OfferCreate,
     OfferPublic,
-    QueryCreate,
     QuoteCreate,
 )
+from exchange.api.schemas.queries import QueryCreate
 
 __all__ = [
     "AccountCreate",

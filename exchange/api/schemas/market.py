@@ -178,13 +178,3 @@ class LeasePublic(BaseModel):
 
 class Decision(BaseModel):
     reason: str = Field(default="", max_length=2000)
-
-
-class QueryCreate(BaseModel):
-    op: str = Field(description="count, sum, mean, histogram, group_count or group_sum")
-    column: str | None = None
-    by: str | None = None
-    bounds: list[float] | None = None
-    bins: int | None = Field(default=None, ge=1, le=1000)
-    range: list[float] | None = None
-    epsilon: float = Field(gt=0, le=100)
