@@ -104,13 +104,20 @@ def class_sizes(counts: ComboCounts, qis: list[str], rows: int) -> np.ndarray:
     """Rows per equivalence class over `qis`, from combination counts."""
     if not qis:
         return _one_class(rows)
-    merged = counts.table()
+    merged = counts.table(encoded=True)
     if merged is None:
         return np.zeros(0, dtype=np.int64)
-    if counts.names == qis:  # already one row per class
-        return merged[COUNT].to_numpy()
-    grouped = merged.group_by(qis, use_threads=False).aggregate([(COUNT, "sum")])
-    return grouped[f"{COUNT}_sum"].to_numpy()
+    return _sizes_over(merged, qis)
+
+
+def _sizes_over(counts: pa.Table, qis: list[str]) -> np.ndarray:
+    """Rows per class over `qis` of a counts table (column `COUNT` holds the rows)."""
+    weights = counts[COUNT].to_numpy()
+    if not qis:
+        return _one_class(int(weights.sum()))
+    coded = [codes_of(counts[name].combine_chunks()) for name in qis]
+    ids, classes = class_ids([c for c, _ in coded], [len(v) for _, v in coded])
+    return np.bincount(ids, weights=weights, minlength=classes).astype(np.int64)
 
 
 def risk_from_sizes(sizes: np.ndarray, qis: list[str], k: int) -> dict[str, Any]:
@@ -274,7 +281,7 @@ class Desensitizer:
         counts = [self._combos.table(encoded=True)]
         self._combos = None  # the plan replaces the counts
         if self.enforce and counts[0] is not None:
-            self._before = _level0_sizes(counts[0], self.qi_names)
+            self._before = _sizes_over(counts[0], self.qi_names)  # the rules' own output
             self.plan = choose_levels(
                 counts.pop(),
                 self.qis,
@@ -428,16 +435,6 @@ class Desensitizer:
             ),
             utility=utility,
         )
-
-
-def _level0_sizes(counts: pa.Table, qis: list[str]) -> np.ndarray:
-    """Rows per class of the rules' output before the gate, from the first pass's counts."""
-    weights = counts[COUNT].to_numpy()
-    if not qis:
-        return _one_class(int(weights.sum()))
-    coded = [codes_of(counts[name].combine_chunks()) for name in qis]
-    ids, classes = class_ids([c for c, _ in coded], [len(v) for _, v in coded])
-    return np.bincount(ids, weights=weights, minlength=classes).astype(np.int64)
 
 
 def _why_not_counted(policy: Policy, name: str) -> str:
