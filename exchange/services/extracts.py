@@ -7,13 +7,14 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from desensitize import Policy
+from desensitize import Keyring, Policy
 from desensitize.rules.base import Context
 from desensitize.watermark import dither, shuffle_order
 from exchange.context import Exchange
@@ -39,17 +40,25 @@ def project(exchange: Exchange, release: Release, lease: Lease) -> pa.Table:
     keys = lease_keys(exchange, lease)
     table = releases.read(exchange, release, lease.columns)
     rows = table.column(releases.ROW).to_numpy()
-    ctx = Context(keys)
-    columns: dict[str, pa.Array] = {}
-    for name in lease.columns:
-        values = table.column(name).combine_chunks()
-        rule = policy.column(name).rule
-        if rule.name in ("token", "fake"):
-            values = rule.transform(values, ctx)  # a keyed PRF of the release's token
-        elif rule.name == "noise":
-            values = dither(values, rows, keys, name, rule.bounds)
-        columns[name] = values
+    columns = {
+        name: lease_values(policy, name, table.column(name).combine_chunks(), rows, keys)
+        for name in lease.columns
+    }
     return pa.table(columns).take(pa.array(shuffle_order(keys, len(rows))))
+
+
+def lease_values(
+    policy: Policy, name: str, values: pa.Array, rows: np.ndarray, keys: Keyring
+) -> pa.Array:
+    """One release column as a lease with `keys` gets it (release rows `rows`): pseudonyms
+    re-keyed, noisy numbers dithered, anything else as released. Leak tracing recomputes
+    a lease's fingerprints with it."""
+    rule = policy.column(name).rule
+    if rule.name in ("token", "fake"):
+        return rule.transform(values, Context(keys))  # a keyed PRF of the release's token
+    if rule.name == "noise":
+        return dither(values, rows, keys, name, rule.bounds)
+    return values
 
 
 def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:

@@ -19,12 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from desensitize import Policy
-from desensitize.rules.base import Context
-from desensitize.watermark import dither, match_share
+from desensitize.watermark import match_share
 from exchange.context import Exchange
 from exchange.db.models import Lease, Release
 from exchange.errors import Invalid
 from exchange.services import releases
+from exchange.services.extracts import lease_values
 from exchange.services.leases import lease_keys
 
 FINGERPRINT_RULES = ("token", "fake", "noise")
@@ -93,14 +93,13 @@ def _score(
             cache[key] = releases.read(exchange, release, [name])
         table = cache[key]
         values = table.column(name).combine_chunks()
-        rule = policy.column(name).rule
-        if rule.name == "noise":
-            rows = table.column(releases.ROW).to_numpy()
-            expected = dither(values, rows, keys, name, rule.bounds)
+        rows = table.column(releases.ROW).to_numpy()
+        expected = lease_values(policy, name, values, rows, keys)
+        if policy.column(name).rule.name == "noise":
             got = pd.to_numeric(leak[name], errors="coerce").to_numpy(dtype=np.float64)
             shares[name] = match_share(got, expected.to_numpy(zero_copy_only=False))
         else:
-            expected = set(rule.transform(values, Context(keys)).to_pylist())
+            expected = set(expected.to_pylist())
             got = leak[name].dropna().astype(str)
             shares[name] = float(got.isin(expected).mean()) if len(got) else 0.0
     return {"score": round(float(np.mean(list(shares.values()))), 6), "columns": shares}
