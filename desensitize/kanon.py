@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -187,8 +188,7 @@ class _Model:
     def compress(self, levels: list[_Levels], chosen: Sequence[int]) -> bool:
         """Merge combinations equal at the chosen levels: higher levels cannot tell them
         apart, so the rest of the search runs on fewer of them."""
-        codes = [_lazy(lv, c) for lv, c in zip(levels, chosen, strict=True)]
-        cards = [lv.cards[c] for lv, c in zip(levels, chosen, strict=True)]
+        codes, cards = _at(levels, chosen)
         for extra in (self.lcodes, self.ucodes):
             if extra is not None:
                 codes.append(extra[0])
@@ -211,9 +211,11 @@ class _Model:
         return True
 
 
-def _lazy(lv: _Levels, level: int):
-    """A level's codes, gathered only when `class_ids` reaches that column."""
-    return lambda: lv.codes(level)
+def _at(levels: list[_Levels], chosen: Sequence[int]) -> tuple[list, list[int]]:
+    """Each column's codes at its chosen level, gathered only when `class_ids` reaches
+    that column, and how many values each level has."""
+    codes = [partial(lv.codes, c) for lv, c in zip(levels, chosen, strict=True)]
+    return codes, [lv.cards[c] for lv, c in zip(levels, chosen, strict=True)]
 
 
 def _diversity(groups: np.ndarray, lcodes: tuple[np.ndarray, int], n_groups: int) -> np.ndarray:
@@ -224,10 +226,7 @@ def _diversity(groups: np.ndarray, lcodes: tuple[np.ndarray, int], n_groups: int
 
 def _evaluate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _Outcome:
     if levels:
-        ids, classes = class_ids(
-            [_lazy(lv, c) for lv, c in zip(levels, chosen, strict=True)],
-            [lv.cards[c] for lv, c in zip(levels, chosen, strict=True)],
-        )
+        ids, classes = class_ids(*_at(levels, chosen))
     else:  # no released quasi-identifier: one class, persons still counted
         ids, classes = np.zeros(len(model.weights), dtype=np.int64), 1
     weights = model.weights
@@ -241,14 +240,11 @@ def _evaluate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _O
         violating = int(weights[person_fails[persons]].sum())
         smallest = int(sizes.min()) if len(sizes) else 0
         return _Outcome(classes, np.zeros(classes, dtype=bool), violating, person_fails, smallest)
-    if model.ucodes is not None:
-        members = persons_per_class(ids, model.ucodes[0], classes)
-    else:
-        members = np.bincount(ids, weights=weights, minlength=classes)
+    rows = np.bincount(ids, weights=weights, minlength=classes)
+    members = rows if model.ucodes is None else persons_per_class(ids, model.ucodes[0], classes)
     failing = members < model.k
     if model.lcodes is not None:
         failing |= _diversity(ids, model.lcodes, classes) < model.l
-    rows = np.bincount(ids, weights=weights, minlength=classes)
     smallest = int(members.min()) if len(members) else 0
     return _Outcome(classes, failing, int(rows[failing].sum()), smallest=smallest)
 
@@ -383,8 +379,8 @@ def _encoder(
     did (sorted code tuples), which the suppressed-class flags rely on."""
     if not levels:
         return None
-    codes = [lv.codes(c) for lv, c in zip(levels, chosen, strict=True)]
-    cards = [lv.cards[c] for lv, c in zip(levels, chosen, strict=True)]
+    lazy, cards = _at(levels, chosen)
+    codes = [gather() for gather in lazy]
     encoder = ClassEncoder(codes, cards)
     ids, classes = class_ids(codes, cards)
     if encoder.classes != outcome.classes or not np.array_equal(encoder.ids, ids):
