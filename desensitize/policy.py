@@ -270,6 +270,19 @@ class Policy:
         out["columns"] = {c.name: c.to_dict() for c in self.columns}
         return out
 
+    def rules_only(self) -> Policy:
+        """The same rules without a privacy model (no k, l or privacy unit): to check that
+        the rules run, or to render their output formats. A sensitive column kept as it is
+        becomes a plain attribute, since only its l-diversity allowed it."""
+        body = {
+            k: v for k, v in self.to_dict().items() if k not in ("k", "l_diversity", "privacy_unit")
+        }
+        body["columns"] = {
+            name: {**spec, "class": "attribute"} if spec["class"] == "sensitive" else spec
+            for name, spec in body["columns"].items()
+        }
+        return Policy.from_dict(body)
+
     def hash(self) -> str:
         """sha256 hex of the canonical JSON form: equal policies hash equal."""
         canonical = json.dumps(

@@ -64,7 +64,7 @@ def synthetic_sample(
     the same for a seed; keyed outputs (tokens, fakes, noise) also need the same `key`,
     and without one a random throwaway key is drawn, linked to no lease.
     """
-    rules_only = _rules_only(as_policy(policy))
+    rules_only = as_policy(policy).rules_only()
     inputs = synthetic_inputs(rules_only, profile, rows=rows, seed=seed)
     keys = Keyring(key if key is not None else os.urandom(32))
     return apply(inputs, rules_only, keys).frame.reset_index(drop=True)
@@ -87,11 +87,6 @@ def synthetic_inputs(
         rng = np.random.default_rng([seed, index])
         columns[column.name] = _column(column, facts.get(column.name, {}), rows, rng)
     return pd.DataFrame(columns)
-
-
-def _rules_only(policy: Policy) -> Policy:
-    body = {k: v for k, v in policy.to_dict().items() if k not in ("k", "l_diversity")}
-    return Policy.from_dict(body)
 
 
 def _facts_by_name(profile: Profile | Mapping[str, Any]) -> dict[str, Facts]:

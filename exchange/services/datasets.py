@@ -219,16 +219,7 @@ def load_policy(exchange: Exchange, dataset: Dataset, body: dict[str, Any]) -> P
     policy.validate_for(sample)
     # Types alone do not prove a rule can run (e.g. "year" of a text column): run every rule
     # on a sample now, so no buyer ever pays for an extract that cannot be made.
-    rules_only = {
-        k: v for k, v in policy.to_dict().items() if k not in ("k", "l_diversity", "privacy_unit")
-    }
-    # Without its l-diversity, a sensitive column kept as it is would be refused: the check
-    # is of the rules alone, so it runs as a plain attribute.
-    rules_only["columns"] = {
-        name: {**spec, "class": "attribute"} if spec["class"] == "sensitive" else spec
-        for name, spec in rules_only["columns"].items()
-    }
-    apply(sample, Policy.from_dict(rules_only), Keyring(exchange.master.derive("policy-check")))
+    apply(sample, policy.rules_only(), Keyring(exchange.master.derive("policy-check")))
     return policy
 
 

@@ -136,3 +136,18 @@ def test_a_profile_without_kinds_still_gives_the_policys_formats():
 def test_rows_must_be_a_positive_integer(rows):
     with pytest.raises(ValueError, match="rows must be a positive integer"):
         synthetic_sample(POLICY, PROFILE, rows=rows)
+
+
+def test_a_sensitive_column_kept_under_l_diversity_still_gets_a_sample() -> None:
+    policy = {
+        "k": 5,
+        "l_diversity": {"column": "diagnosis", "l": 2},
+        "privacy_unit": {"column": "pid"},
+        "columns": {
+            "pid": {"class": "identifier", "rule": "token"},
+            "diagnosis": {"class": "sensitive", "rule": "keep"},
+        },
+    }
+    profile = {"columns": [{"name": "diagnosis", "kind": "category"}]}
+    sample = synthetic_sample(policy, profile, rows=4, seed=1)
+    assert list(sample.columns) == ["pid", "diagnosis"] and len(sample) == 4
