@@ -42,10 +42,12 @@ def _context(release_id: str) -> bytes:
 def current(session: Session, dataset: Dataset) -> Release | None:
     if dataset.policy_hash is None:
         return None
+    return _find(session, dataset.id, dataset.policy_hash)
+
+
+def _find(session: Session, dataset_id: str, policy_hash: str) -> Release | None:
     return session.scalars(
-        select(Release).where(
-            Release.dataset_id == dataset.id, Release.policy_hash == dataset.policy_hash
-        )
+        select(Release).where(Release.dataset_id == dataset_id, Release.policy_hash == policy_hash)
     ).first()
 
 
@@ -56,11 +58,7 @@ def ensure_release(
 
     The gate runs here: a policy whose release would not be k-anonymous (and l-diverse)
     over every released column raises `KAnonymityError`, and nothing is kept."""
-    found = session.scalars(
-        select(Release).where(
-            Release.dataset_id == dataset.id, Release.policy_hash == policy.hash()
-        )
-    ).first()
+    found = _find(session, dataset.id, policy.hash())
     if found is not None:
         return found
     release_id = new_id("rel")
