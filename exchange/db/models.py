@@ -113,18 +113,6 @@ class Offer(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Quote(Base):
-    __tablename__ = "quotes"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    offer_id: Mapped[str] = mapped_column(ForeignKey("offers.id"), index=True)
-    buyer_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
-    request: Mapped[dict[str, Any]] = mapped_column()
-    total_minor: Mapped[int] = mapped_column(BigInteger)
-    body: Mapped[dict[str, Any]] = mapped_column()
-    expires_at: Mapped[datetime] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class Lease(Base):
     __tablename__ = "leases"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

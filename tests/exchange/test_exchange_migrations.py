@@ -72,3 +72,17 @@ def test_migrating_again_and_down_and_up_round_trips(engine):
     assert current_revision(engine) is None
     migrate(engine)
     assert diffs(engine) == []
+
+
+def test_the_unused_quotes_table_is_dropped_and_comes_back_on_downgrade(engine):
+    migrate(engine)
+    assert "quotes" not in inspect(engine).get_table_names()
+    cfg = config()
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+        conn.commit()
+    assert {"quotes", "leases"} <= set(inspect(engine).get_table_names())
+    migrate(engine)
+    assert "quotes" not in inspect(engine).get_table_names()
+    assert diffs(engine) == []
