@@ -30,11 +30,9 @@ class Settings(BaseSettings):
     max_decoded_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     max_cell_bytes: int = Field(default=256 * 1024, gt=0)
     preview_rows: int = Field(default=20, gt=0, le=1000)
-    quote_ttl_seconds: int = Field(default=900, gt=0)
     # Epsilon per dataset for the provider's own DP estimates (the profile's noise bounds and
     # rows per person), kept apart from the budget buyers draw on.
     provider_epsilon_allowance: float = Field(default=2.0, gt=0, le=100)
-    platform_account: str = "platform"
     currency: str = "CNY"
 
     # Failed-authentication throttling (exchange/api/throttle.py): after this many 401s to
