@@ -51,3 +51,16 @@ class PayloadTooLarge(ExchangeError):
 class Invalid(ExchangeError):
     status_code = 422
     code = "invalid"
+
+
+class MissingRow(RuntimeError):
+    """A stored row refers to one that is not there: the database is inconsistent.
+
+    Not an ExchangeError: it is the exchange's fault, never the caller's, so it takes
+    the unexpected-error path (logged, 500) rather than being explained to the caller.
+    """
+
+    def __init__(self, table: str, key: object) -> None:
+        super().__init__(f"{table} row {key!r} is missing though a stored row refers to it")
+        self.table = table
+        self.key = key

@@ -88,7 +88,8 @@ class ServeProcess:
 
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM, as a process manager would send, and the exit status."""
-        assert self.proc is not None
+        if self.proc is None:
+            raise RuntimeError("the server was never started")
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

@@ -35,12 +35,12 @@ class _Collector:
         self._header_field = b""
         self._headers: dict[bytes, bytes] = {}
         self._name: str | None = None
-        self._is_file = False
+        self._part_sink: BinaryIO | None = None  # set while the current part is the file
         self._value = bytearray()
         self._header_value = b""
 
     def on_part_begin(self) -> None:
-        self._headers, self._name, self._is_file, self._value = {}, None, False, bytearray()
+        self._headers, self._name, self._part_sink, self._value = {}, None, None, bytearray()
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self._header_field += data[start:end]
@@ -59,27 +59,25 @@ class _Collector:
         if filename is not None and self._name == "file":
             if self.sink is not None:
                 raise Invalid("send exactly one file, in the form field 'file'")
-            self._is_file = True
             self.result.filename = filename.decode("utf-8", "replace") or "upload"
-            self.sink = self.open_sink(self.result.filename)
+            self.sink = self._part_sink = self.open_sink(self.result.filename)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
-        if self._is_file:
-            assert self.sink is not None
+        if self._part_sink is not None:
             self.result.file_bytes += len(chunk)
             if self.result.file_bytes > self.limit:
                 raise PayloadTooLarge(f"the upload is larger than the limit of {self.limit} bytes")
             if len(self.result.head) < 65_536:
                 self.result.head += chunk[: 65_536 - len(self.result.head)]
-            self.sink.write(chunk)
+            self._part_sink.write(chunk)
         else:
             self._value.extend(chunk)
             if len(self._value) > MAX_FIELD_BYTES:
                 raise Invalid(f"form field '{self._name}' is longer than {MAX_FIELD_BYTES} bytes")
 
     def on_part_end(self) -> None:
-        if not self._is_file and self._name:
+        if self._part_sink is None and self._name:
             self.result.fields[self._name] = self._value.decode("utf-8", "replace")
 
 

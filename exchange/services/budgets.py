@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from exchange.context import Exchange
 from exchange.db.models import MICRO, Account, BudgetRequest, Dataset, utcnow
-from exchange.errors import Conflict, Forbidden, Invalid, NotFound
+from exchange.errors import Conflict, Forbidden, Invalid, MissingRow, NotFound
 from exchange.services.datasets import get_owned
 from exchange.services.ids import new_id
 
@@ -151,7 +151,8 @@ def decide(
             f"budget request {request.id} is already {request.status}", code="already_decided"
         )
     dataset = session.get(Dataset, request.dataset_id)
-    assert dataset is not None
+    if dataset is None:
+        raise MissingRow("datasets", request.dataset_id)
     if approve:
         changed = session.execute(
             update(Dataset)

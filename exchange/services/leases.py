@@ -15,7 +15,7 @@ from desensitize import Keyring, Policy
 from desensitize.errors import BudgetExceeded
 from exchange.context import Exchange
 from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Lease, Offer
-from exchange.errors import Conflict, Forbidden, Invalid, NotFound
+from exchange.errors import Conflict, Forbidden, Invalid, MissingRow, NotFound
 from exchange.services import releases
 from exchange.services import terms as terms_svc
 from exchange.services.bounds import starts_at_problem
@@ -72,7 +72,8 @@ def _requested(
     if active_only and offer.status != "active":
         raise Conflict(f"offer {offer.id} is {offer.status}")
     dataset = session.get(Dataset, offer.dataset_id)
-    assert dataset is not None
+    if dataset is None:
+        raise MissingRow("datasets", offer.dataset_id)
     policy = require_policy(dataset)
     return offer, dataset, policy, choose_columns(policy, req.columns)
 
@@ -276,7 +277,8 @@ def pay(session: Session, exchange: Exchange, buyer: Account, lease_id: str) -> 
     if flipped.rowcount != 1:
         raise Conflict(f"lease {lease.id} is already paid", code="already_paid")
     offer = session.get(Offer, lease.offer_id)
-    assert offer is not None
+    if offer is None:
+        raise MissingRow("offers", lease.offer_id)
     time = now_utc()
     exchange.log.post(session, payment(buyer.id, lease.price_minor, time=time, lease_id=lease.id))
     exchange.log.post(
@@ -314,7 +316,8 @@ def reserve_budget(session: Session, dataset_id: str, epsilon_micro: int) -> Non
     )
     if done.rowcount != 1:
         dataset = session.get(Dataset, dataset_id)
-        assert dataset is not None
+        if dataset is None:
+            raise MissingRow("datasets", dataset_id)
         session.refresh(dataset)
         remaining = (dataset.epsilon_cap_micro - dataset.epsilon_spent_micro) / MICRO
         raise BudgetExceeded(requested=epsilon_micro / MICRO, remaining=remaining)
@@ -335,7 +338,8 @@ def revoke(
         lease.refund_minor = refund_amount(lease, now)
         if lease.refund_minor:
             offer = session.get(Offer, lease.offer_id)
-            assert offer is not None
+            if offer is None:
+                raise MissingRow("offers", lease.offer_id)
             shares = ledger_shares(offer.shares_bp, lease.provider_id, lease.dataset_id)
             # Each party gives back its exact share of the refund, split as the payment was.
             exchange.log.post(

@@ -18,7 +18,7 @@ from contracts import (
 from contracts.revenue import check_shares
 from exchange.context import Exchange
 from exchange.db.models import MICRO, Account, Dataset, Offer
-from exchange.errors import Conflict, Forbidden, Invalid, NotFound
+from exchange.errors import Conflict, Forbidden, Invalid, MissingRow, NotFound
 from exchange.services import budgets
 from exchange.services import terms as terms_svc
 from exchange.services.datasets import get_owned, require_policy
@@ -154,5 +154,6 @@ def catalog_offer(session: Session, offer_id: str) -> tuple[Offer, Dataset]:
     if offer is None or offer.status != "active":
         raise NotFound(f"offer {offer_id} is not in the catalog")
     dataset = session.get(Dataset, offer.dataset_id)
-    assert dataset is not None
+    if dataset is None:
+        raise MissingRow("datasets", offer.dataset_id)
     return offer, dataset

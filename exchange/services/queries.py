@@ -24,7 +24,7 @@ from desensitize.dp import Contribution, Query, answer_query, bounded_rows, micr
 from desensitize.errors import BudgetExceeded
 from exchange.context import Exchange
 from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Lease
-from exchange.errors import Conflict, Invalid
+from exchange.errors import Conflict, Invalid, MissingRow
 from exchange.services.leases import now_utc
 from exchange.services.lifecycle import require_active
 from exchange.services.raw import read_raw
@@ -46,7 +46,8 @@ def run(
     if outside:
         raise Invalid(f"the lease does not cover columns: {', '.join(outside)}")
     dataset = session.get(Dataset, lease.dataset_id)
-    assert dataset is not None
+    if dataset is None:
+        raise MissingRow("datasets", lease.dataset_id)
     check_columns(query, (dataset.policy or {}).get("columns", {}))
     contribution = contribution_of(dataset.policy or {})
     epsilon = micro_units(query.epsilon)
