@@ -70,7 +70,7 @@ def _reject_float(text: str) -> Any:
 
 
 _SCAN = json.scanner.make_scanner(
-    json.JSONDecoder(parse_float=_reject_float, parse_constant=_reject_float)
+    json.JSONDecoder(parse_float=_reject_float, parse_constant=_reject_float)  # type: ignore[arg-type]
 )
 
 

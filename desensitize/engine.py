@@ -190,7 +190,9 @@ class Desensitizer:
         self._raw = ComboCounts(self.qi_names)
         self._before: np.ndarray | None = None  # class sizes of the rules' own output
         self._bases: dict[str, pa.Array] = {}  # level-0 values of the whole table, if kept
-        self._fits = {c.name: [] for c in policy.columns if c.rule and c.rule.needs_fit()}
+        self._fits: dict[str, list[Any]] = {
+            c.name: [] for c in policy.columns if c.rule and c.rule.needs_fit()
+        }
         self._states: dict[str, Any] = {}
         self._counting: Future | None = None
         self.plan: KPlan | None = None
@@ -442,7 +444,7 @@ def _why_not_counted(policy: Policy, name: str) -> str:
     if policy.l_diversity is not None and name == policy.l_diversity.column:
         return "sensitive value protected by l-diversity"
     if rule.name == "noise":
-        return f"record noise with epsilon {rule.epsilon:g} per value"
+        return f"record noise with epsilon {rule.epsilon:g} per value"  # type: ignore[union-attr]
     return f"keyed per-lease pseudonym ({rule.name})"
 
 

@@ -112,7 +112,7 @@ def _check_common(
         _check_real(name, value)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    if not math.isfinite(epsilon) or epsilon < MIN_EPSILON:  # type: ignore[arg-type]
+    if not math.isfinite(epsilon) or epsilon < MIN_EPSILON:  # type: ignore[arg-type, operator]
         raise ValueError(f"epsilon must be finite and at least {MIN_EPSILON:g}, got {epsilon}")
     if not (math.isfinite(lower) and math.isfinite(upper)):  # type: ignore[arg-type]
         raise ValueError("lower and upper must be finite")

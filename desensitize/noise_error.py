@@ -65,7 +65,7 @@ def noise_errors(truth: pd.DataFrame, released: pd.DataFrame, policy: Policy) ->
         if rule is None or rule.name != "noise" or column.name not in released.columns:
             continue
         true = pd.to_numeric(truth.loc[released.index, column.name], errors="coerce")
-        out.append(_error(column.name, rule.epsilon, rule.bounds, true, released[column.name]))
+        out.append(_error(column.name, rule.epsilon, rule.bounds, true, released[column.name]))  # type: ignore[attr-defined]
     return out
 
 

@@ -337,7 +337,7 @@ def _is_pseudonym(column: ColumnPolicy) -> bool:
 
 def _is_private_noise(column: ColumnPolicy) -> bool:
     rule = column.rule
-    return rule is not None and rule.name == "noise" and rule.epsilon <= MAX_RECORD_EPSILON
+    return rule is not None and rule.name == "noise" and rule.epsilon <= MAX_RECORD_EPSILON  # type: ignore[attr-defined]
 
 
 def _privacy_unit(value: Any) -> PrivacyUnit | None:

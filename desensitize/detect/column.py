@@ -96,7 +96,7 @@ def _numeric(column: str, values: pd.Series) -> Detection:
 
 def _temporal(column: str, parsed: pd.Series, share: float) -> Detection:
     kind = "datetime" if has_time_of_day(parsed) else "date"
-    details = {"birth": name_has_hint(column, BIRTH_HINTS)}
+    details: dict[str, object] = {"birth": name_has_hint(column, BIRTH_HINTS)}
     return Detection(kind, share, details=details)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from fractions import Fraction
-from numbers import Real
 from typing import Any
 
 __all__ = [
@@ -36,7 +35,7 @@ DEFAULT_DELTA = Fraction(1, 10**7)
 MAX_DELTA = Fraction(1, 10**6)
 
 
-def exact(value: Real | Fraction | str) -> Fraction:
+def exact(value: float | Fraction | str) -> Fraction:
     """The exact decimal a number was written as: ``exact(0.1) == Fraction(1, 10)``."""
     if isinstance(value, Fraction):
         return value
@@ -49,7 +48,7 @@ def exact(value: Real | Fraction | str) -> Fraction:
     return Fraction(value)  # type: ignore[arg-type]
 
 
-def micro_units(value: Real | Fraction | str) -> int:
+def micro_units(value: float | Fraction | str) -> int:
     """``value`` in whole millionths, rounded up: a charge is never smaller than the spend."""
     return math.ceil(exact(value) * MICRO)
 

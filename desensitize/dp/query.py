@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, fields
 from fractions import Fraction
 from numbers import Real
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -186,7 +186,7 @@ def _positive(name: str, value: object) -> float:
 def _interval(name: str, value: object) -> tuple[float, float]:
     if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) != 2:
         raise QueryError(name, "must be a pair [low, high]")
-    low, high = value
+    low, high = cast("tuple[Any, Any]", value)  # a length-2 sequence, checked above
     for end in (low, high):
         if isinstance(end, bool) or not isinstance(end, Real) or not math.isfinite(end):
             raise QueryError(name, "must hold two finite numbers")

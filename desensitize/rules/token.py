@@ -61,6 +61,6 @@ class Token(Rule):
         prefix = np.frombuffer(self.prefix.encode(), dtype=np.uint8)
         chars = np.empty((len(distinct), len(prefix) + self.length), dtype=np.uint8)
         chars[:, : len(prefix)] = prefix
-        digest = prf(key, distinct, self.algorithm)
+        digest = prf(key, distinct, self.algorithm)  # type: ignore[arg-type]  # a checked choice
         chars[:, len(prefix) :] = encode_digest(digest, self.alphabet, self.length)
         return fixed_width_text(chars)

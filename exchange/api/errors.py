@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -48,14 +49,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def error_body(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None, **extra: object
 ) -> JSONResponse:
     return JSONResponse(
         {"error": {"code": code, "message": message, **extra}}, status_code=status, headers=headers
     )
 
 
-def _validation_details(exc: RequestValidationError) -> list[dict[str, object]]:
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Pydantic echoes the offending input back; that input may be personal data, so drop it.
     return [
         {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": err.get("type")}

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from exchange.context import Exchange
+from exchange.db.dml import rowcount
 from exchange.db.models import MICRO, Account, BudgetRequest, Dataset, utcnow
 from exchange.errors import Conflict, Forbidden, Invalid, MissingRow, NotFound
 from exchange.services.datasets import get_owned
@@ -49,7 +50,7 @@ def draw_on(
             .execution_options(synchronize_session=False)
         )
         session.refresh(dataset)
-        if done.rowcount == 1:
+        if rowcount(done) == 1:
             exchange.log.record(
                 session, "budget_set", actor=actor.id, dataset=dataset.id, epsilon_cap=_eps(cap)
             )
@@ -145,7 +146,7 @@ def decide(
         .values(status=status, decided_by=operator.id, decision_reason=reason, decided_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:
+    if rowcount(claimed) != 1:
         session.refresh(request)
         raise Conflict(
             f"budget request {request.id} is already {request.status}", code="already_decided"
@@ -163,7 +164,7 @@ def decide(
             .values(epsilon_cap_micro=request.epsilon_cap_micro)
             .execution_options(synchronize_session=False)
         )
-        if changed.rowcount != 1:
+        if rowcount(changed) != 1:
             # Raising leaves the transaction uncommitted: the request stays pending.
             session.refresh(dataset)
             raise Conflict(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import pandas as pd
 from sqlalchemy import select
@@ -151,7 +151,7 @@ def register(
     sample: pd.DataFrame | None = None
     with exchange.store.open_plaintext(storage_name, key, context=raw_context(dataset_id)) as fh:
         batches = iter_batches(
-            fh,
+            cast(BinaryIO, fh),  # a RawIOBase, which pyarrow and csv read like any binary file
             fmt=fmt,
             encoding=encoding,
             delimiter=delimiter,

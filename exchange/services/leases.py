@@ -14,6 +14,7 @@ from contracts import payment, refund_from_shares, split_from_escrow
 from desensitize import Keyring, Policy
 from desensitize.errors import BudgetExceeded
 from exchange.context import Exchange
+from exchange.db.dml import rowcount
 from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Lease, Offer
 from exchange.errors import Conflict, Forbidden, Invalid, MissingRow, NotFound
 from exchange.services import releases
@@ -274,7 +275,7 @@ def pay(session: Session, exchange: Exchange, buyer: Account, lease_id: str) -> 
         .where(Lease.id == lease.id, Lease.status == "approved")
         .values(status="paid", paid_at=now_utc())
     )
-    if flipped.rowcount != 1:
+    if rowcount(flipped) != 1:
         raise Conflict(f"lease {lease.id} is already paid", code="already_paid")
     offer = session.get(Offer, lease.offer_id)
     if offer is None:
@@ -314,7 +315,7 @@ def reserve_budget(session: Session, dataset_id: str, epsilon_micro: int) -> Non
         )
         .values(epsilon_spent_micro=Dataset.epsilon_spent_micro + epsilon_micro)
     )
-    if done.rowcount != 1:
+    if rowcount(done) != 1:
         dataset = session.get(Dataset, dataset_id)
         if dataset is None:
             raise MissingRow("datasets", dataset_id)

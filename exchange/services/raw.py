@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import BinaryIO, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -69,7 +70,7 @@ def ensure_table(exchange: Exchange, dataset: Dataset, key: bytes) -> None:
         dataset.storage_name, key, context=raw_context(dataset.id)
     ) as fh:
         batches = iter_batches(
-            fh,
+            cast(BinaryIO, fh),  # a RawIOBase, which pyarrow and csv read like any binary file
             fmt=dataset.fmt,
             encoding=dataset.encoding,
             delimiter=(dataset.profile or {}).get("csv_delimiter"),

@@ -9,7 +9,7 @@ row still pass the gate (`check_joinable`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -66,14 +66,18 @@ def ensure_release(
     data_key = exchange.store.new_data_key()
     dataset_key = data_key_of(exchange, dataset)
     ensure_table(exchange, dataset, dataset_key)
+    # The store's reader and writer are file-like enough for pyarrow, not BinaryIO subclasses.
     source = ParquetSource(
-        lambda: exchange.store.open_plaintext(
-            table_name(dataset.id), dataset_key, context=table_context(dataset.id)
+        lambda: cast(
+            BinaryIO,
+            exchange.store.open_plaintext(
+                table_name(dataset.id), dataset_key, context=table_context(dataset.id)
+            ),
         )
     )
     with exchange.store.writer(name, data_key, context=_context(release_id)) as writer:
         report = apply_batches(
-            source, writer, policy, release_keys(exchange, dataset.id), row_ids=ROW
+            source, cast(BinaryIO, writer), policy, release_keys(exchange, dataset.id), row_ids=ROW
         )
     release = Release(
         id=release_id,

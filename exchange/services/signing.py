@@ -40,7 +40,10 @@ def load_or_create_signing_key(path: Path) -> SigningKey:
                 f"signing key file {path} must not be readable by group or "
                 f"others (mode {oct(path.stat().st_mode & 0o777)}); chmod 600 it"
             )
-        return SigningKey(serialization.load_pem_private_key(path.read_bytes(), password=None))
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise ValueError(f"signing key file {path} holds a {type(loaded).__name__}, not Ed25519")
+        return SigningKey(loaded)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

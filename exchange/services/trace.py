@@ -22,7 +22,7 @@ from desensitize import Policy
 from desensitize.watermark import match_share
 from exchange.context import Exchange
 from exchange.db.models import Lease, Release
-from exchange.errors import Invalid
+from exchange.errors import Invalid, MissingRow
 from exchange.services import releases
 from exchange.services.extracts import lease_values
 from exchange.services.leases import lease_keys
@@ -80,9 +80,11 @@ def _score(
     leaked_columns = [str(c) for c in leak.columns]
     if not set(leaked_columns) <= set(lease.columns):
         return None  # the file has a column this lease never had
-    release = session.get(Release, lease.release_id)
+    release = session.get(Release, lease.release_id)  # the caller picks leases that have one
+    if release is None:
+        raise MissingRow("releases", lease.release_id)
     policy = Policy.from_dict(release.policy)
-    marked = [c for c in leaked_columns if policy.column(c).rule.name in FINGERPRINT_RULES]
+    marked = [c for c in leaked_columns if _rule_name(policy, c) in FINGERPRINT_RULES]
     if not marked:
         return None
     keys = lease_keys(exchange, lease)
@@ -95,7 +97,7 @@ def _score(
         values = table.column(name).combine_chunks()
         rows = table.column(releases.ROW).to_numpy()
         expected = lease_values(policy, name, values, rows, keys)
-        if policy.column(name).rule.name == "noise":
+        if _rule_name(policy, name) == "noise":
             got = pd.to_numeric(leak[name], errors="coerce").to_numpy(dtype=np.float64)
             shares[name] = match_share(got, expected.to_numpy(zero_copy_only=False))
         else:
@@ -110,3 +112,8 @@ def _no_fingerprint(leak: pd.DataFrame) -> str:
         "no lease holds a fingerprinted column (pseudonym or noisy number) among the file's "
         f"columns {', '.join(map(str, leak.columns))}"
     )
+
+
+def _rule_name(policy: Policy, column: str) -> str | None:
+    rule = policy.column(column).rule
+    return rule.name if rule is not None else None

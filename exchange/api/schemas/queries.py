@@ -4,13 +4,14 @@ so a refusal names the limit (the minimum and maximum epsilon per query)."""
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import JsonDict
 
 from desensitize.dp import MAX_QUERY_EPSILON, MIN_QUERY_EPSILON
 from desensitize.dp.accounting import MAX_DELTA
 
 # Stated in the OpenAPI schema only; the query checks them and names the limit it breaks.
-_EPSILON_LIMITS = {"minimum": float(MIN_QUERY_EPSILON), "maximum": float(MAX_QUERY_EPSILON)}
-_DELTA_LIMITS = {"exclusiveMinimum": 0, "maximum": float(MAX_DELTA)}
+_EPSILON_LIMITS: JsonDict = {"minimum": float(MIN_QUERY_EPSILON), "maximum": float(MAX_QUERY_EPSILON)}
+_DELTA_LIMITS: JsonDict = {"exclusiveMinimum": 0, "maximum": float(MAX_DELTA)}
 
 
 class QueryCreate(BaseModel):
