@@ -156,7 +156,18 @@ class _Started:
     dropped: int  # rows removed by rules
     suppressed: int  # rows removed for k-anonymity or l-diversity
     qi_outputs: dict[str, pa.Array]
-    work: dict[str, Future]
+    work: dict[str, Future | _Kept]
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """A column started before its batch's kept rows were known: its kept rows."""
+
+    future: Future
+    keep: np.ndarray
+
+    def result(self) -> pa.Array:
+        return _kept(self.future.result(), self.keep)
 
 
 class Desensitizer:
@@ -195,6 +206,7 @@ class Desensitizer:
         }
         self._states: dict[str, Any] = {}
         self._counting: Future | None = None
+        self._early: dict[tuple[int, str], Future] = {}
         self.plan: KPlan | None = None
         self.rows_in = self.rows_out = self.rows_dropped = self.rows_suppressed = 0
 
@@ -319,6 +331,25 @@ class Desensitizer:
         pa.default_memory_pool().release_unused()
         return out
 
+    @property
+    def _independent(self) -> list[str]:
+        """Output columns that depend neither on the chosen levels nor on fitted state."""
+        return [
+            n
+            for n in self.policy.output_columns
+            if n not in self.qi_names and not self._rule(n).needs_fit()
+        ]
+
+    def prefetch(self, table: pa.Table, offset: int) -> None:
+        """Start a batch's independent columns (tokens, fakes, noise) on the workers before
+        the level search, so they run while it does; `start` then only drops the rows it
+        does not keep. Worth it when the whole table is in memory anyway."""
+        ctx = Context(self.keys, row_offset=offset)
+        every = np.ones(table.num_rows, dtype=bool)
+        for name in sorted(self._independent, key=lambda n: not self._rule(n).keyed):
+            future = self._pool.submit(self._column_output, name, table, ctx, every)
+            self._early[(offset, name)] = future
+
     def transform(self, table: pa.Table, offset: int) -> tuple[pa.Table, np.ndarray]:
         """Pass two over a batch: the output rows, and which input rows they are."""
         return self.complete(self.start(table, offset))
@@ -342,7 +373,12 @@ class Desensitizer:
         # Keyed rules cost the most: start them first so the workers finish together.
         rest = [n for n in self.policy.output_columns if n not in qi_outputs]
         rest.sort(key=lambda n: not self._rule(n).keyed)
-        work = {n: self._pool.submit(self._column_output, n, table, ctx, keep) for n in rest}
+        work = {
+            n: _Kept(self._early.pop((offset, n)), keep)
+            if (offset, n) in self._early
+            else self._pool.submit(self._column_output, n, table, ctx, keep)
+            for n in rest
+        }
         return _Started(table, ctx, keep, int(drop.sum()), suppressed, qi_outputs, work)
 
     def complete(self, started: _Started) -> tuple[pa.Table, np.ndarray]:
@@ -479,6 +515,8 @@ def apply(
     pieces = [(at, table.slice(at, CHUNK_ROWS)) for at in range(0, table.num_rows, CHUNK_ROWS)]
     with Desensitizer(policy, keys) as engine:
         engine.count_raw(table)
+        for offset, piece in pieces:
+            engine.prefetch(piece, offset)
         # One survey over the whole table: each column's values are hashed once, where
         # pieces would look each piece up against all values seen before.
         engine.survey(table, 0, keep_bases=True)

@@ -18,8 +18,9 @@ from desensitize import Keyring, Policy
 from desensitize.rules.base import Context
 from desensitize.watermark import dither, shuffle_order
 from exchange.context import Exchange
+from exchange.db.dml import rowcount
 from exchange.db.models import MICRO, Account, Dataset, Lease, Offer, Release
-from exchange.errors import Forbidden
+from exchange.errors import Forbidden, MissingRow
 from exchange.extract_writer import neutralise_formulas, neutralise_names
 from exchange.services import releases
 from exchange.services.datasets import require_policy
@@ -54,10 +55,12 @@ def lease_values(
     re-keyed, noisy numbers dithered, anything else as released. Leak tracing recomputes
     a lease's fingerprints with it."""
     rule = policy.column(name).rule
+    if rule is None:
+        return values
     if rule.name in ("token", "fake"):
         return rule.transform(values, Context(keys))  # a keyed PRF of the release's token
     if rule.name == "noise":
-        return dither(values, rows, keys, name, rule.bounds)
+        return dither(values, rows, keys, name, rule.bounds)  # type: ignore[attr-defined]
     return values
 
 
@@ -67,7 +70,10 @@ def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
         return lease
     dataset = session.get(Dataset, lease.dataset_id)
     offer = session.get(Offer, lease.offer_id)
-    assert dataset is not None and offer is not None
+    if dataset is None:
+        raise MissingRow("datasets", lease.dataset_id)
+    if offer is None:
+        raise MissingRow("offers", lease.offer_id)
     release = session.get(Release, lease.release_id) if lease.release_id else None
     if release is None:  # a lease requested before releases existed
         release = releases.ensure_release(session, exchange, dataset, require_policy(dataset))
@@ -90,7 +96,7 @@ def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
             release_id=release.id,
         )
     )
-    if claimed.rowcount != 1:  # another worker made it first: keep theirs
+    if rowcount(claimed) != 1:  # another worker made it first: keep theirs
         exchange.store.delete(name)
         session.refresh(lease)
         return lease
@@ -162,7 +168,7 @@ def _finish_download(exchange: Exchange, buyer: Account, lease: Lease) -> None:
             .where(Lease.id == lease.id, Lease.downloads < Lease.max_downloads)
             .values(downloads=Lease.downloads + 1)
         )
-        if done.rowcount != 1:
+        if rowcount(done) != 1:
             raise _limit_reached(lease)
         exchange.log.record(
             session,
@@ -176,7 +182,8 @@ def _finish_download(exchange: Exchange, buyer: Account, lease: Lease) -> None:
 
 
 def _open(exchange: Exchange, lease: Lease) -> Any:
-    assert lease.extract_name and lease.extract_wrapped_key
+    if not (lease.extract_name and lease.extract_wrapped_key):
+        raise RuntimeError(f"lease {lease.id} has no extract to open")
     key = exchange.master.unwrap(lease.extract_wrapped_key, context=_extract_context(lease.id))
     return exchange.store.open_plaintext(
         lease.extract_name, key, context=_extract_context(lease.id)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from desensitize.dp import Contribution, Query, answer_query, bounded_rows, micro_units
 from desensitize.errors import BudgetExceeded
 from exchange.context import Exchange
+from exchange.db.dml import rowcount
 from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Lease
 from exchange.errors import Conflict, Invalid, MissingRow
 from exchange.services.leases import now_utc
@@ -119,7 +120,7 @@ def _charge(
             query_delta_spent_pico=Lease.query_delta_spent_pico + delta_pico,
         )
     )
-    if charged.rowcount != 1:
+    if rowcount(charged) != 1:
         session.refresh(lease)
         if lease.query_delta_spent_pico + delta_pico > LEASE_DELTA_PICO:
             left = (LEASE_DELTA_PICO - lease.query_delta_spent_pico) / PICO
