@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.crypto.master import MasterKey, load_or_create_master_key
 from exchange.crypto.store import EncryptedStore
-from exchange.db.session import make_engine, make_sessionmaker, migrate
+from exchange.db.session import make_engine, make_read_sessionmaker, make_sessionmaker, migrate
 from exchange.services.ledger import LogService
 from exchange.services.query_cache import QueryCache
 from exchange.services.signing import SigningKey, load_or_create_signing_key
@@ -28,6 +28,8 @@ class Exchange:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    # for work that only reads: never takes the write lock (see make_read_sessionmaker)
+    reads: sessionmaker[Session]
     master: MasterKey
     store: EncryptedStore
     signer: SigningKey
@@ -41,6 +43,7 @@ class Exchange:
         engine = make_engine(settings.resolved_database_url)
         migrate(engine)
         sessions = make_sessionmaker(engine)
+        reads = make_read_sessionmaker(engine)
         first_run = not settings.resolved_master_key_file.exists()
         master = load_or_create_master_key(settings.resolved_master_key_file)
         if first_run:
@@ -52,10 +55,11 @@ class Exchange:
             settings=settings,
             engine=engine,
             sessions=sessions,
+            reads=reads,
             master=master,
             store=store,
             signer=signer,
-            log=LogService(sessions, signer),
+            log=LogService(reads, signer),  # it opens sessions only to read the tree
         )
 
     def close(self) -> None:

@@ -26,7 +26,17 @@ def get_session(exchange: ExchangeDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+def get_read_session(exchange: ExchangeDep) -> Iterator[Session]:
+    with exchange.reads() as session:
+        yield session
+
+
+# A session for routes that change something: on SQLite its first statement takes the
+# write lock, so such a route commits as soon as its work is done. It closes before the
+# response is sent, so a failed request does not hold the lock while its error goes out.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+# A session for routes that only read: no write lock, closed before the response is sent.
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
@@ -38,7 +48,9 @@ def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
     return token.strip()
 
 
-def current_account(session: SessionDep, token: Annotated[str, Depends(bearer_token)]) -> Account:
+def current_account(
+    session: ReadSessionDep, token: Annotated[str, Depends(bearer_token)]
+) -> Account:
     account = authenticate(session, token)
     session.commit()  # end the read transaction so handlers start clean
     return account

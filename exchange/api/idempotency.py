@@ -178,7 +178,7 @@ class IdempotencyMiddleware:
     def _answer(
         self, exchange: Any, owner: str, key: str, print_: str
     ) -> tuple[int, bytes, dict[str, str] | None]:
-        with exchange.sessions() as session:
+        with exchange.reads() as session:
             existing = session.scalar(
                 select(IdempotencyRecord).where(
                     IdempotencyRecord.key_owner == owner, IdempotencyRecord.key == key

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant works; it only has to be the same in every worker process.
 MIGRATION_LOCK_ID = 7_240_318
+# Execution option that marks an engine (and its connections) as used for reading only.
+READ_ONLY = "datalease_read_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -36,8 +38,11 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Writers serialise at BEGIN instead of failing later on a lock upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers serialise at BEGIN instead of failing later on a lock upgrade. Readers
+            # take no lock: in WAL mode a deferred transaction reads its snapshot while the
+            # one writer works, so reads never queue behind writes or each other.
+            read_only = conn.get_execution_options().get(READ_ONLY)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     # hide_parameters: SQL logs at DEBUG must never print bound values.
@@ -65,6 +70,18 @@ def migrate(engine: Engine) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for work that only reads: no write lock on SQLite, and a flush is refused,
+    since a deferred SQLite transaction that starts writing can fail on the lock upgrade."""
+    factory = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+    event.listen(factory, "before_flush", _refuse_flush)
+    return factory
+
+
+def _refuse_flush(session: Session, *_: Any) -> None:
+    raise RuntimeError("a read-only session cannot write; use a write session (BEGIN IMMEDIATE)")
 
 
 @contextmanager

@@ -13,6 +13,7 @@ each lease keeps are cached per process, so a query does not decrypt the table a
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -37,9 +38,29 @@ PICO = 10**12
 LEASE_DELTA_PICO = 1_000_000
 
 
+@dataclass(frozen=True)
+class Answered:
+    """A computed answer not yet released: it goes out only once its charge commits."""
+
+    lease_id: str
+    dataset_id: str
+    query: Query
+    epsilon_micro: int
+    delta_pico: int
+    value: Any
+    record: dict[str, Any]
+
+
 def run(
     session: Session, exchange: Exchange, buyer: Account, lease: Lease, body: dict[str, Any]
 ) -> dict[str, Any]:
+    """Compute and charge in one session (the caller commits)."""
+    return charge(session, exchange, buyer, compute(session, exchange, lease, body))
+
+
+def compute(session: Session, exchange: Exchange, lease: Lease, body: dict[str, Any]) -> Answered:
+    """Check and compute a query; reads only, so the route runs it outside its write
+    transaction and the write lock is held just for the charge."""
     # ``lease`` comes from ``leases.get_lease``, which has already checked its owner.
     require_active(lease, now_utc())
     query = Query.from_dict(body)
@@ -52,7 +73,9 @@ def run(
     check_columns(query, (dataset.policy or {}).get("columns", {}))
     contribution = contribution_of(dataset.policy or {})
     epsilon = micro_units(query.epsilon)
-    _charge(session, lease, epsilon, query.epsilon, _pico_units(query.cost[1]))
+    delta = _pico_units(query.cost[1])
+    # Refuse a spent allowance before the work; the charge re-checks it atomically.
+    _check_allowance(lease, epsilon, query.epsilon, delta)
     frame = table(exchange, dataset, [*query.columns, *_unit_columns(contribution)])
     kept = exchange.query_cache.get_or_make(
         (
@@ -68,10 +91,30 @@ def run(
         lambda: bounded_rows(frame, query, contribution, key=_lease_key(exchange, lease)),
     )
     answer = answer_query(frame, query, contribution=contribution, kept=kept)
-    record = answer.record.to_dict()
+    return Answered(
+        lease_id=lease.id,
+        dataset_id=dataset.id,
+        query=query,
+        epsilon_micro=epsilon,
+        delta_pico=delta,
+        value=answer.value,
+        record=answer.record.to_dict(),
+    )
+
+
+def charge(
+    session: Session, exchange: Exchange, buyer: Account, answered: Answered
+) -> dict[str, Any]:
+    """Charge the lease for a computed answer and record it; the answer is released only
+    if this commits. The lease is read again here: it may have ended since the compute."""
+    lease = session.get(Lease, answered.lease_id, populate_existing=True)
+    assert lease is not None
+    require_active(lease, now_utc())
+    query, epsilon, record = answered.query, answered.epsilon_micro, answered.record
+    _charge(session, lease, epsilon, query.epsilon, answered.delta_pico)
     session.add(
         BudgetSpend(
-            dataset_id=dataset.id,
+            dataset_id=answered.dataset_id,
             lease_id=lease.id,
             kind="query",
             epsilon_micro=epsilon,
@@ -83,7 +126,7 @@ def run(
         "dp_query",
         actor=buyer.id,
         lease=lease.id,
-        dataset=dataset.id,
+        dataset=answered.dataset_id,
         op=query.op,
         columns=list(query.columns),
         epsilon=str(query.epsilon),
@@ -94,7 +137,7 @@ def run(
     return {
         "op": query.op,
         "columns": list(query.columns),
-        "value": jsonable(answer.value),
+        "value": jsonable(answered.value),
         "epsilon": query.epsilon,
         "delta": record["delta"],
         "unit": record["unit"],
@@ -122,14 +165,24 @@ def _charge(
     )
     if rowcount(charged) != 1:
         session.refresh(lease)
-        if lease.query_delta_spent_pico + delta_pico > LEASE_DELTA_PICO:
-            left = (LEASE_DELTA_PICO - lease.query_delta_spent_pico) / PICO
-            raise Conflict(
-                f"the lease's delta allowance of {LEASE_DELTA_PICO / PICO:g} is spent "
-                f"({left:g} left): group queries without a public 'groups' list cost delta; "
-                "give the groups, which costs none",
-                code="delta_exceeded",
-            )
+        _check_allowance(lease, epsilon_micro, requested, delta_pico)
+        raise BudgetExceeded(
+            requested=requested,
+            remaining=(lease.query_epsilon_micro - lease.query_spent_micro) / MICRO,
+        )
+
+
+def _check_allowance(lease: Lease, epsilon_micro: int, requested: float, delta_pico: int) -> None:
+    """Raise if the lease cannot pay for a query, as last read."""
+    if lease.query_delta_spent_pico + delta_pico > LEASE_DELTA_PICO:
+        left = (LEASE_DELTA_PICO - lease.query_delta_spent_pico) / PICO
+        raise Conflict(
+            f"the lease's delta allowance of {LEASE_DELTA_PICO / PICO:g} is spent "
+            f"({left:g} left): group queries without a public 'groups' list cost delta; "
+            "give the groups, which costs none",
+            code="delta_exceeded",
+        )
+    if lease.query_spent_micro + epsilon_micro > lease.query_epsilon_micro:
         raise BudgetExceeded(
             requested=requested,
             remaining=(lease.query_epsilon_micro - lease.query_spent_micro) / MICRO,

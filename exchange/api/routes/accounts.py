@@ -6,7 +6,13 @@ from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exchange.api.deps import CurrentAccount, ExchangeDep, OperatorAccount, SessionDep
+from exchange.api.deps import (
+    CurrentAccount,
+    ExchangeDep,
+    OperatorAccount,
+    ReadSessionDep,
+    SessionDep,
+)
 from exchange.api.schemas import AccountCreate, AccountCreated, AccountPublic
 from exchange.db.models import Account
 from exchange.errors import NotFound
@@ -48,7 +54,7 @@ def me(account: CurrentAccount) -> AccountPublic:
 
 
 @router.get("/accounts", response_model=list[AccountPublic])
-def list_accounts(session: SessionDep, _: OperatorAccount) -> list[AccountPublic]:
+def list_accounts(session: ReadSessionDep, _: OperatorAccount) -> list[AccountPublic]:
     return [
         AccountPublic.of(a) for a in session.scalars(select(Account).order_by(Account.created_at))
     ]

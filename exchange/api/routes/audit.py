@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import StreamingResponse
 
-from exchange.api.deps import AuditorAccount, ExchangeDep, SessionDep
+from exchange.api.deps import AuditorAccount, ExchangeDep, ReadSessionDep
 from exchange.errors import PayloadTooLarge
 from exchange.services import audit
 from exchange.services import trace as trace_svc
@@ -33,7 +33,7 @@ def public_key(exchange: ExchangeDep) -> dict[str, str]:
 @router.get("/audit/entries")
 def entries(
     _: AuditorAccount,
-    session: SessionDep,
+    session: ReadSessionDep,
     exchange: ExchangeDep,
     start: int = Query(0, ge=0, le=MAX_INDEX),
     limit: int = Query(100, ge=1, le=1000),
@@ -64,7 +64,7 @@ def consistency(
 
 
 @router.get("/audit/export", summary="JSON lines for `datalease verify-ledger`")
-def export(_: AuditorAccount, session: SessionDep, exchange: ExchangeDep) -> StreamingResponse:
+def export(_: AuditorAccount, session: ReadSessionDep, exchange: ExchangeDep) -> StreamingResponse:
     lines = list(exchange.log.export_lines(session))
     return StreamingResponse(
         iter(lines),
@@ -76,7 +76,7 @@ def export(_: AuditorAccount, session: SessionDep, exchange: ExchangeDep) -> Str
 @router.get("/audit/events", summary="Access and lifecycle events from the verifiable log")
 def events(
     _: AuditorAccount,
-    session: SessionDep,
+    session: ReadSessionDep,
     exchange: ExchangeDep,
     start: int = Query(0, ge=0, le=MAX_INDEX),
     limit: int = Query(500, ge=1, le=5000),
@@ -86,12 +86,12 @@ def events(
 
 
 @router.get("/audit/budgets", summary="Privacy budget cap and spending per dataset")
-def budgets(_: AuditorAccount, session: SessionDep) -> list[dict[str, Any]]:
+def budgets(_: AuditorAccount, session: ReadSessionDep) -> list[dict[str, Any]]:
     return audit.budget_report(session)
 
 
 @router.get("/audit/revenue", summary="Balances of every party, derived from postings")
-def revenue(_: AuditorAccount, session: SessionDep, exchange: ExchangeDep) -> dict[str, Any]:
+def revenue(_: AuditorAccount, session: ReadSessionDep, exchange: ExchangeDep) -> dict[str, Any]:
     return audit.revenue_report(exchange, session)
 
 
@@ -100,7 +100,7 @@ def revenue(_: AuditorAccount, session: SessionDep, exchange: ExchangeDep) -> di
     tags=["public"],
     summary="Public: who leases this dataset, for what purpose and period, epsilon spent",
 )
-def transparency(dataset_id: str, session: SessionDep) -> dict[str, Any]:
+def transparency(dataset_id: str, session: ReadSessionDep) -> dict[str, Any]:
     return audit.transparency(session, dataset_id, datetime.now(UTC))
 
 
@@ -110,7 +110,7 @@ def transparency(dataset_id: str, session: SessionDep) -> dict[str, Any]:
 )
 def trace_leak(
     _: AuditorAccount,
-    session: SessionDep,
+    session: ReadSessionDep,
     exchange: ExchangeDep,
     file: UploadFile = File(...),
 ) -> dict[str, Any]:

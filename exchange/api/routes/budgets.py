@@ -9,6 +9,7 @@ from exchange.api.deps import (
     ExchangeDep,
     OperatorAccount,
     ProviderAccount,
+    ReadSessionDep,
     SessionDep,
 )
 from exchange.api.schemas import BudgetRequestCreate, BudgetRequestPublic, Decision
@@ -43,7 +44,7 @@ def request_change(
     summary="Budget requests: all for operators and auditors, a provider's own",
 )
 def list_requests(
-    session: SessionDep,
+    session: ReadSessionDep,
     account: CurrentAccount,
     dataset_id: str | None = Query(None, max_length=40),
     status: str | None = Query(None, pattern="^(requested|approved|rejected)$"),

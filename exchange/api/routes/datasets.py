@@ -7,7 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Body, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from exchange.api.deps import CurrentAccount, ExchangeDep, ProviderAccount, SessionDep
+from exchange.api.deps import (
+    CurrentAccount,
+    ExchangeDep,
+    ProviderAccount,
+    ReadSessionDep,
+    SessionDep,
+)
 from exchange.api.multipart_stream import parse_upload
 from exchange.api.schemas import DatasetPublic, PreviewPublic
 from exchange.context import Exchange
@@ -185,12 +191,12 @@ def _register(
 
 
 @router.get("", response_model=list[DatasetPublic])
-def list_datasets(session: SessionDep, account: CurrentAccount) -> list[DatasetPublic]:
+def list_datasets(session: ReadSessionDep, account: CurrentAccount) -> list[DatasetPublic]:
     return [DatasetPublic.of(d) for d in svc.list_for(session, account)]
 
 
 @router.get("/{dataset_id}", response_model=DatasetPublic)
-def get_dataset(dataset_id: str, session: SessionDep, account: CurrentAccount) -> DatasetPublic:
+def get_dataset(dataset_id: str, session: ReadSessionDep, account: CurrentAccount) -> DatasetPublic:
     return DatasetPublic.of(svc.get_owned(session, dataset_id, account))
 
 

@@ -13,6 +13,7 @@ from exchange.api.deps import (
     CurrentAccount,
     ExchangeDep,
     ProviderAccount,
+    ReadSessionDep,
     SessionDep,
     require,
 )
@@ -48,7 +49,7 @@ def _request(body: LeaseCreate) -> leases.LeaseRequest:
     tags=["quotes"],
     summary="A deterministic, itemised price quote in fen",
 )
-def create_quote(body: QuoteCreate, session: SessionDep, buyer: BuyerAccount) -> dict[str, Any]:
+def create_quote(body: QuoteCreate, session: ReadSessionDep, buyer: BuyerAccount) -> dict[str, Any]:
     return leases.quote_request(session, _request(body))
 
 
@@ -62,12 +63,12 @@ def request_lease(
 
 
 @router.get("/leases", response_model=list[LeasePublic])
-def list_leases(session: SessionDep, account: CurrentAccount) -> list[LeasePublic]:
+def list_leases(session: ReadSessionDep, account: CurrentAccount) -> list[LeasePublic]:
     return [_public(lease) for lease in leases.list_leases(session, account)]
 
 
 @router.get("/leases/{lease_id}", response_model=LeasePublic)
-def get_lease(lease_id: str, session: SessionDep, account: CurrentAccount) -> LeasePublic:
+def get_lease(lease_id: str, session: ReadSessionDep, account: CurrentAccount) -> LeasePublic:
     return _public(leases.get_lease(session, lease_id, account))
 
 
@@ -170,12 +171,16 @@ def download_extract(
 def run_query(
     lease_id: str,
     body: QueryCreate,
+    reads: ReadSessionDep,
     session: SessionDep,
     buyer: BuyerAccount,
     exchange: ExchangeDep,
 ) -> dict[str, Any]:
-    lease = leases.get_lease(session, lease_id, buyer)
-    result = queries.run(session, exchange, buyer, lease, body.model_dump(exclude_none=True))
+    lease = leases.get_lease(reads, lease_id, buyer)
+    answered = queries.compute(reads, exchange, lease, body.model_dump(exclude_none=True))
+    reads.commit()
+    # Only the charge takes the write lock, not the compute: writers queue for milliseconds.
+    result = queries.charge(session, exchange, buyer, answered)
     session.commit()
     return result
 
@@ -184,7 +189,7 @@ def run_query(
     "/leases/{lease_id}/budget",
     summary="The lease's query allowance and each query's spend with its accounting record",
 )
-def query_budget(lease_id: str, session: SessionDep, account: CurrentAccount) -> dict[str, Any]:
+def query_budget(lease_id: str, session: ReadSessionDep, account: CurrentAccount) -> dict[str, Any]:
     return queries.budget_ledger(session, leases.get_lease(session, lease_id, account))
 
 
@@ -193,7 +198,7 @@ def query_budget(lease_id: str, session: SessionDep, account: CurrentAccount) ->
     summary="The lease's desensitization receipt with its inclusion proof",
 )
 def receipts(
-    lease_id: str, session: SessionDep, account: CurrentAccount, exchange: ExchangeDep
+    lease_id: str, session: ReadSessionDep, account: CurrentAccount, exchange: ExchangeDep
 ) -> dict[str, Any]:
     lease = leases.get_lease(session, lease_id, account)
     found = [

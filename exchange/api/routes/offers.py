@@ -6,7 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from exchange.api.deps import CurrentAccount, ExchangeDep, ProviderAccount, SessionDep
+from exchange.api.deps import (
+    CurrentAccount,
+    ExchangeDep,
+    ProviderAccount,
+    ReadSessionDep,
+    SessionDep,
+)
 from exchange.api.schemas import OfferCreate, OfferPublic
 from exchange.services import catalog, offers, releases
 
@@ -23,7 +29,7 @@ def create_offer(
 
 
 @router.get("/offers/{offer_id}", response_model=OfferPublic)
-def get_offer(offer_id: str, session: SessionDep, _: CurrentAccount) -> OfferPublic:
+def get_offer(offer_id: str, session: ReadSessionDep, _: CurrentAccount) -> OfferPublic:
     return OfferPublic.of(offers.get_offer(session, offer_id))
 
 
@@ -42,7 +48,7 @@ def withdraw_offer(
     summary="Active offers: schema with classifications, terms, indicative price",
 )
 def list_catalog(
-    session: SessionDep,
+    session: ReadSessionDep,
     _: CurrentAccount,
     domain: str | None = Query(None, max_length=60),
     grade: str | None = Query(None, pattern="^(important|general)$"),
@@ -60,7 +66,7 @@ def list_catalog(
     summary="One offer with a synthetic sample in its output formats (no real row)",
 )
 def catalog_entry(
-    offer_id: str, session: SessionDep, _: CurrentAccount, exchange: ExchangeDep
+    offer_id: str, session: ReadSessionDep, _: CurrentAccount, exchange: ExchangeDep
 ) -> dict[str, Any]:
     offer, dataset = offers.catalog_offer(session, offer_id)
     return catalog.entry(

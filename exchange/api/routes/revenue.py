@@ -7,14 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from contracts import provider_account
-from exchange.api.deps import ExchangeDep, ProviderAccount, SessionDep
+from exchange.api.deps import ExchangeDep, ProviderAccount, ReadSessionDep
 
 router = APIRouter(prefix="/v1", tags=["revenue"])
 
 
 @router.get("/revenue")
 def statement(
-    provider: ProviderAccount, session: SessionDep, exchange: ExchangeDep
+    provider: ProviderAccount, session: ReadSessionDep, exchange: ExchangeDep
 ) -> dict[str, Any]:
     account = provider_account(provider.id)
     lines = []
