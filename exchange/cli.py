@@ -24,6 +24,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="interface to listen on"),
     port: int = typer.Option(8000, help="TCP port"),
     workers: int = typer.Option(1, min=1, help="worker processes (use PostgreSQL for >1)"),
+    access_log: bool = typer.Option(
+        True, "--access-log/--no-access-log", help="log a line per request (costs throughput)"
+    ),
 ) -> None:
     """Run the HTTP API with uvicorn; settings come from DATALEASE_* variables."""
     import uvicorn
@@ -43,6 +46,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        access_log=access_log,
     )
 
 

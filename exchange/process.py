@@ -38,12 +38,14 @@ class ServeProcess:
         database_url: str | None = None,
         workers: int = 1,
         extra_env: dict[str, str] | None = None,
+        serve_args: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
         self.database_url = database_url
         self.workers = workers
         self.extra_env = dict(extra_env or {})
+        self.serve_args = serve_args  # more `datalease serve` options
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -60,7 +62,7 @@ class ServeProcess:
 
     def start(self, timeout: float = 60) -> ServeProcess:
         command = [sys.executable, "-m", "exchange.cli", "serve", "--port", str(self.port)]
-        command += ["--workers", str(self.workers)]
+        command += ["--workers", str(self.workers), *self.serve_args]
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(

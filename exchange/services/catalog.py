@@ -12,6 +12,7 @@ from exchange.db.models import MICRO, Dataset, Offer, Release
 from exchange.services import datasets as datasets_svc
 from exchange.services import terms as terms_svc
 from exchange.services.leases import extract_epsilon, leasable_columns, now_utc
+from exchange.services.memo import Memo
 from exchange.services.queries import unit_summary
 
 INDICATIVE_DAYS = 30
@@ -22,19 +23,7 @@ def entry(
 ) -> dict[str, Any]:
     """One offer as the catalog shows it; with `sample_rows`, a synthetic sample too, and
     with its `release`, the release gate's aggregate figures (no row, no value)."""
-    policy = datasets_svc.require_policy(dataset)
-    specs = policy.to_dict()["columns"]
-    columns = leasable_columns(policy)
-    eps = extract_epsilon(policy, columns)
-    indicative = terms_svc.make_quote(
-        offer=offer,
-        dataset=dataset,
-        policy=policy,
-        columns=columns,
-        days=INDICATIVE_DAYS,
-        epsilon=eps,
-        now=now_utc(),
-    )
+    priced = _priced(offer, dataset)
     out: dict[str, Any] = {
         "offer_id": offer.id,
         "title": offer.title,
@@ -45,23 +34,57 @@ def entry(
         "description": dataset.description,
         "rows": dataset.rows,
         "k": offer.k,
+        "schema": priced["schema"],
+        "terms": offer.terms,
+        "policy_hash": dataset.policy_hash,
+        "dp_queries": priced["dp_queries"],
+        "epsilon_cap": dataset.epsilon_cap_micro / MICRO,
+        "epsilon_remaining": (dataset.epsilon_cap_micro - dataset.epsilon_spent_micro) / MICRO,
+        "indicative_price_minor": priced["indicative_price_minor"],
+        "indicative_terms": priced["indicative_terms"],
+    }
+    if sample_rows:
+        out["sample"] = sample(dataset, datasets_svc.require_policy(dataset), rows=sample_rows)
+    if release is not None:
+        out["release"] = release_summary(release)
+    return out
+
+
+# What the policy and the price list make of an offer. The key holds every input: the policy
+# hash covers the policy's content, and an offer's terms and pricing never change once it
+# is published; so a new policy, or another row count, is a new key, never a stale entry.
+_PRICED = Memo(4096)
+
+
+def _priced(offer: Offer, dataset: Dataset) -> dict[str, Any]:
+    key = (offer.id, dataset.id, dataset.policy_hash, dataset.rows, dataset.grade)
+    return _PRICED.get_or_make(key, lambda: _price(offer, dataset))
+
+
+def _price(offer: Offer, dataset: Dataset) -> dict[str, Any]:
+    policy = datasets_svc.require_policy(dataset)
+    specs = policy.to_dict()["columns"]
+    columns = leasable_columns(policy)
+    eps = extract_epsilon(policy, columns)
+    # The price depends on the lease's length, not its dates: any `now` gives the same total.
+    indicative = terms_svc.make_quote(
+        offer=offer,
+        dataset=dataset,
+        policy=policy,
+        columns=columns,
+        days=INDICATIVE_DAYS,
+        epsilon=eps,
+        now=now_utc(),
+    )
+    return {
         "schema": [
             {"name": c, "class": specs[c].get("class"), "rule": specs[c].get("rule")}
             for c in columns
         ],
-        "terms": offer.terms,
-        "policy_hash": dataset.policy_hash,
         "dp_queries": unit_summary(policy.to_dict()),
-        "epsilon_cap": dataset.epsilon_cap_micro / MICRO,
-        "epsilon_remaining": (dataset.epsilon_cap_micro - dataset.epsilon_spent_micro) / MICRO,
         "indicative_price_minor": indicative["total_minor"],
         "indicative_terms": {"days": INDICATIVE_DAYS, "columns": "all", "epsilon": eps},
     }
-    if sample_rows:
-        out["sample"] = sample(dataset, policy, rows=sample_rows)
-    if release is not None:
-        out["release"] = release_summary(release)
-    return out
 
 
 def release_summary(release: Release) -> dict[str, Any]:

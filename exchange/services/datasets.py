@@ -26,6 +26,7 @@ from exchange.ingest import (
 )
 from exchange.ingest.header import sample_text
 from exchange.services import allowance
+from exchange.services.memo import Memo
 from exchange.services.raw import raw_context, read_raw, write_table
 from exchange.services.releases import ensure_release
 
@@ -264,7 +265,14 @@ def require_policy(dataset: Dataset) -> Policy:
             f"dataset {dataset.id} has no desensitization policy yet; "
             f"PUT /v1/datasets/{dataset.id}/policy first"
         )
-    return Policy.from_dict(dataset.policy)
+    if dataset.policy_hash is None:
+        return Policy.from_dict(dataset.policy)
+    # Parsed once per process and policy: the hash is of the policy's content.
+    policy = dataset.policy
+    return _POLICIES.get_or_make(dataset.policy_hash, lambda: Policy.from_dict(policy))
+
+
+_POLICIES = Memo(1024)  # Policy is frozen, so sharing one between requests is safe
 
 
 def preview(

@@ -23,7 +23,7 @@ from exchange.services.bounds import starts_at_problem
 from exchange.services.datasets import require_policy
 from exchange.services.ids import new_id
 from exchange.services.lifecycle import effective_status
-from exchange.services.offers import get_offer, ledger_shares
+from exchange.services.offers import ledger_shares
 
 
 @dataclass(frozen=True)
@@ -69,10 +69,16 @@ def _requested(
     session: Session, req: LeaseRequest, *, active_only: bool = False
 ) -> tuple[Offer, Dataset, Policy, list[str]]:
     """The offer, dataset, policy and columns a lease request refers to."""
-    offer = get_offer(session, req.offer_id)
+    row = session.execute(
+        select(Offer, Dataset)
+        .outerjoin(Dataset, Dataset.id == Offer.dataset_id)
+        .where(Offer.id == req.offer_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"offer {req.offer_id} does not exist")
+    offer, dataset = row
     if active_only and offer.status != "active":
         raise Conflict(f"offer {offer.id} is {offer.status}")
-    dataset = session.get(Dataset, offer.dataset_id)
     if dataset is None:
         raise MissingRow("datasets", offer.dataset_id)
     policy = require_policy(dataset)

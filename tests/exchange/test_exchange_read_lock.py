@@ -3,6 +3,7 @@ transaction holds the write lock, and only the charge of a DP query waits for it
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from sqlalchemy import text
 
 from exchange.db.models import Account
 from tests.exchange.conftest import World
-from tests.exchange.flows import paid_lease, publish
+from tests.exchange.flows import POLICY, paid_lease, publish
 
 # Far below the 30 s busy timeout a request queued behind the write lock would wait.
 PROMPT = 5.0
@@ -105,3 +106,21 @@ def test_a_read_session_begins_without_the_write_lock(world: World):
         with world.exchange.sessions() as writer:
             writer.execute(text("UPDATE accounts SET name = name WHERE 1 = 0"))
             writer.commit()
+
+
+def test_the_catalog_shows_a_new_policy_at_once(world: World, frame):
+    """Catalog entries are memoised by the policy's hash, so a new policy is a new entry."""
+    dataset_id, offer_id = publish(world, frame)
+    before = world.call("buyer", "GET", "/v1/catalog").json()[0]
+    policy = copy.deepcopy(POLICY)
+    policy["columns"]["monthly_income"]["epsilon"] = 2.0
+    policy["columns"]["household_size"] = {"class": "drop"}
+    response = world.call("provider", "PUT", f"/v1/datasets/{dataset_id}/policy", json=policy)
+    assert response.status_code == 200, response.text
+    after = world.call("buyer", "GET", "/v1/catalog").json()[0]
+    entry = world.call("buyer", "GET", f"/v1/catalog/{offer_id}").json()
+    assert after["policy_hash"] != before["policy_hash"]
+    for shown in (after, entry):
+        assert shown["indicative_terms"]["epsilon"] == 2.0
+        assert "household_size" not in [c["name"] for c in shown["schema"]]
+    assert before["indicative_terms"]["epsilon"] == 1.0
