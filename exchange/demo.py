@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from exchange.jobs.follow import request_following_jobs
 from exchange.process import ServeProcess
 
 console = Console()
@@ -31,7 +32,8 @@ class Actor:
     def __call__(
         self, method: str, url: str, expect: int | tuple[int, ...] = (200, 201), **kwargs: Any
     ) -> Any:
-        response = self.client.request(method, url, **kwargs)
+        # an extract is made by a job: 202 until it is done, then the file
+        response = request_following_jobs(self.client, method, url, **kwargs)
         expected = (expect,) if isinstance(expect, int) else expect
         if response.status_code not in expected:
             raise RuntimeError(

@@ -12,6 +12,8 @@ from exchange.api.idempotency import IdempotencyMiddleware
 from exchange.api.routes import ROUTERS
 from exchange.api.throttle import FailedAuthThrottle
 from exchange.context import Exchange
+from exchange.jobs import JobWorkers
+from exchange.services import extracts
 from exchange.services.sweep import sweep_store
 from exchange.settings import Settings
 
@@ -21,9 +23,15 @@ def create_app(settings: Settings | None = None, *, exchange: Exchange | None = 
     exchange = exchange or Exchange.open(settings or Settings())
     sweep_store(exchange)  # crash leftovers, before any request can start a new upload
 
+    # Started with the application, not on creation: `datalease serve` creates an app once
+    # (to migrate) before the workers fork, and that one must run no jobs.
+    workers = JobWorkers(exchange, {extracts.JOB_KIND: extracts.run_job})
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        workers.start()
         yield
+        workers.stop()
         exchange.close()
 
     app = FastAPI(
@@ -34,6 +42,7 @@ def create_app(settings: Settings | None = None, *, exchange: Exchange | None = 
         lifespan=lifespan,
     )
     app.state.exchange = exchange
+    app.state.jobs = workers
     app.add_middleware(IdempotencyMiddleware)
     # Added last, so outermost: a throttled request never reaches the database.
     app.add_middleware(

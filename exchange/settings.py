@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=86_400)
     auth_failure_tracked: int = Field(default=10_000, gt=0, le=10_000_000)
 
+    # Job workers (exchange/jobs): threads per server process (0: this process runs no jobs).
+    # A running job's worker renews its hold every third of job_lease_seconds; a job whose
+    # hold lapsed (its process died) is queued again, up to job_max_attempts runs in all,
+    # then failed with the reason. Idle workers look for queued jobs every job_poll_seconds.
+    job_workers: int = Field(default=2, ge=0, le=64)
+    job_lease_seconds: float = Field(default=30.0, ge=0.5, le=3600)
+    job_max_attempts: int = Field(default=3, ge=1, le=100)
+    job_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
     @field_validator("database_url")
     @classmethod
     def _blank_means_default(cls, value: str | None) -> str | None:

@@ -234,3 +234,27 @@ class IdempotencyRecord(Base):
     headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """Long work run by the job workers outside requests (see ``exchange.jobs``)."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    # One job per piece of work (e.g. "extract:<lease id>"): asking again finds the same job.
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    state: Mapped[str] = mapped_column(String(20), index=True)  # queued|running|done|failed
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # 0..100
+    rows_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(40), index=True)  # the lease or dataset id
+    result: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(120), default=None)
+    # A running job's worker renews this; once it passes, the worker is taken for dead.
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

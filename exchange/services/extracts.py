@@ -1,5 +1,6 @@
-"""Extracts: the lease's desensitized copy, made once with the lease's own keys,
-stored encrypted, receipted in the verifiable log, then streamed while the lease is active."""
+"""Extracts: the lease's desensitized copy, made once with the lease's own keys by a job
+(exchange.jobs) outside any request, stored encrypted, receipted in the verifiable log,
+then streamed while the lease is active."""
 
 from __future__ import annotations
 
@@ -17,17 +18,21 @@ from sqlalchemy.orm import Session
 from desensitize import Keyring, Policy
 from desensitize.rules.base import Context
 from desensitize.watermark import dither, shuffle_order
+from exchange import jobs
 from exchange.context import Exchange
 from exchange.db.dml import rowcount
-from exchange.db.models import MICRO, Account, Dataset, Lease, Offer, Release
-from exchange.errors import Forbidden, MissingRow
+from exchange.db.models import MICRO, Account, Dataset, Job, Lease, Offer, Release
+from exchange.errors import Forbidden, MissingRow, NotFound
 from exchange.extract_writer import neutralise_formulas, neutralise_names
+from exchange.jobs import JobRun
+from exchange.jobs.worker import Stopped
 from exchange.services import releases
 from exchange.services.datasets import require_policy
 from exchange.services.leases import lease_keys, now_utc
 from exchange.services.lifecycle import require_active
 
 CSV_BATCH_ROWS = 50_000
+JOB_KIND = "extract"
 
 
 def _extract_context(lease_id: str) -> bytes:
@@ -64,27 +69,105 @@ def lease_values(
     return values
 
 
-def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
-    """Make the extract on first use; later downloads stream the same bytes."""
+def start_download(
+    session: Session, exchange: Exchange, buyer: Account, lease: Lease
+) -> Job | None:
+    """Check the lease and that a download is left; None when the extract is ready to
+    stream, else the job that makes it (queued now, in the caller's transaction, if need be).
+
+    ``lease`` comes from ``leases.get_lease``, which has already checked its owner. The
+    download is counted and logged by :func:`counted` when its last chunk is sent."""
+    require_active(lease, now_utc())
+    _require_download_left(lease)
     if lease.extract_name:
-        return lease
-    dataset = session.get(Dataset, lease.dataset_id)
-    offer = session.get(Offer, lease.offer_id)
-    if dataset is None:
-        raise MissingRow("datasets", lease.dataset_id)
-    if offer is None:
-        raise MissingRow("offers", lease.offer_id)
-    release = session.get(Release, lease.release_id) if lease.release_id else None
-    if release is None:  # a lease requested before releases existed
-        release = releases.ensure_release(session, exchange, dataset, require_policy(dataset))
-        lease.release_id = release.id
+        return None
+    return jobs.enqueue(
+        session,
+        kind=JOB_KIND,
+        subject=lease.id,
+        owner_id=buyer.id,
+        max_attempts=exchange.settings.job_max_attempts,
+    )
+
+
+def run_job(exchange: Exchange, run: JobRun) -> dict[str, Any]:
+    """The extract job's handler (exchange.jobs): make the extract of lease ``run.subject``."""
+    lease = build_extract(exchange, run.subject, run)
+    run.rows_done = lease.extract_rows or 0
+    return {
+        "href": f"/v1/leases/{lease.id}/extract",
+        "rows": lease.extract_rows,
+        "sha256": lease.extract_sha256,
+        "receipt_index": lease.receipt_index,
+    }
+
+
+def build_extract(exchange: Exchange, lease_id: str, run: JobRun | None = None) -> Lease:
+    """Make the lease's extract once; later downloads stream the same bytes.
+
+    Nothing here holds a transaction while the extract is made: the lease is read in one
+    short transaction, and the finished extract is recorded (with its receipt) in another.
+    Making it twice is harmless: the first one recorded is kept, so a job run again after
+    its worker died starts from the beginning."""
+    with exchange.sessions() as session:
+        lease = session.get(Lease, lease_id)
+        if lease is None:
+            raise NotFound(f"lease {lease_id} does not exist")
+        require_active(lease, now_utc())  # a lease revoked while the job waited gets nothing
+        if lease.extract_name:
+            return lease
+        dataset = session.get(Dataset, lease.dataset_id)
+        offer = session.get(Offer, lease.offer_id)
+        if dataset is None:
+            raise MissingRow("datasets", lease.dataset_id)
+        if offer is None:
+            raise MissingRow("offers", lease.offer_id)
+        release = session.get(Release, lease.release_id) if lease.release_id else None
+        if release is None:  # a lease requested before releases existed
+            release = releases.ensure_release(session, exchange, dataset, require_policy(dataset))
+        session.commit()
+    _report(run, 5)
     # A name of its own: two workers making the same extract must not overwrite each other.
     name = f"extract-{lease.id}-{secrets.token_hex(4)}"
     data_key = exchange.store.new_data_key()
     extract = project(exchange, release, lease)
-    with exchange.store.writer(name, data_key, context=_extract_context(lease.id)) as writer:
-        pq.write_table(extract, writer, row_group_size=CSV_BATCH_ROWS)
-    result_rows = extract.num_rows
+    _report(run, 40)
+    with (
+        exchange.store.writer(name, data_key, context=_extract_context(lease.id)) as writer,
+        pq.ParquetWriter(writer, extract.schema) as parquet,
+    ):
+        for start in range(0, extract.num_rows, CSV_BATCH_ROWS):
+            if run is not None and run.cancelled:
+                raise Stopped
+            parquet.write_table(extract.slice(start, CSV_BATCH_ROWS))
+            done = min(start + CSV_BATCH_ROWS, extract.num_rows)
+            _report(run, 40 + 55 * done / extract.num_rows, done)
+    if run is not None and run.cancelled:
+        exchange.store.delete(name)
+        raise Stopped
+    with exchange.sessions() as session:
+        lease = _record(session, exchange, lease, release, name, data_key, writer, extract)
+        session.commit()
+    return lease
+
+
+def _report(run: JobRun | None, percent: float, rows_done: int | None = None) -> None:
+    if run is not None:
+        run.progress(percent, rows_done)
+
+
+def _record(
+    session: Session,
+    exchange: Exchange,
+    lease: Lease,
+    release: Release,
+    name: str,
+    data_key: bytes,
+    writer: Any,
+    extract: pa.Table,
+) -> Lease:
+    """Point the lease at its new extract and log the receipt, unless another worker
+    recorded one first (then this one is deleted)."""
     claimed = session.execute(
         update(Lease)
         .where(Lease.id == lease.id, Lease.extract_name.is_(None))
@@ -92,14 +175,19 @@ def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
             extract_name=name,
             extract_wrapped_key=exchange.master.wrap(data_key, context=_extract_context(lease.id)),
             extract_sha256=writer.plaintext_sha256,
-            extract_rows=result_rows,
+            extract_rows=extract.num_rows,
             release_id=release.id,
         )
     )
     if rowcount(claimed) != 1:  # another worker made it first: keep theirs
         exchange.store.delete(name)
-        session.refresh(lease)
-        return lease
+        return _reread(session, lease.id)
+    dataset = session.get(Dataset, lease.dataset_id)
+    offer = session.get(Offer, lease.offer_id)
+    if dataset is None:
+        raise MissingRow("datasets", lease.dataset_id)
+    if offer is None:
+        raise MissingRow("offers", lease.offer_id)
     index = exchange.log.record(
         session,
         "desensitization_receipt",
@@ -113,24 +201,21 @@ def ensure_extract(session: Session, exchange: Exchange, lease: Lease) -> Lease:
         raw_sha256=dataset.raw_sha256,
         extract_sha256=writer.plaintext_sha256,
         key_id=lease.key_id,
-        rows=result_rows,
+        rows=extract.num_rows,
         k=offer.k,
         epsilon=str(lease.extract_epsilon_micro / MICRO),
         suppressed_rows=release.report.get("rows_suppressed", 0),
     )
     session.execute(update(Lease).where(Lease.id == lease.id).values(receipt_index=index))
-    session.refresh(lease)
-    return lease
+    return _reread(session, lease.id)
 
 
-def start_download(session: Session, exchange: Exchange, buyer: Account, lease: Lease) -> Lease:
-    """Check the lease and that a download is left, and make the extract on first use.
-
-    ``lease`` comes from ``leases.get_lease``, which has already checked its owner. The
-    download is counted and logged by :func:`counted` when its last chunk is sent."""
-    require_active(lease, now_utc())
-    _require_download_left(lease)
-    return ensure_extract(session, exchange, lease)
+def _reread(session: Session, lease_id: str) -> Lease:
+    recorded = session.get(Lease, lease_id)
+    if recorded is None:
+        raise MissingRow("leases", lease_id)
+    session.refresh(recorded)
+    return recorded
 
 
 def _require_download_left(lease: Lease) -> None:

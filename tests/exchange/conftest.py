@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, select, text
 
 from exchange.context import Exchange
 from exchange.db.models import Base
+from exchange.jobs.follow import request_following_jobs
 from exchange.main import create_app
 from exchange.services.accounts import create_account
 from exchange.settings import Settings
@@ -83,8 +84,12 @@ class World:
         return {"Authorization": f"Bearer {self.keys[who]}", **headers}
 
     def call(self, who: str, method: str, url: str, **kwargs: Any):
+        """The request as `who`; one answered 202 (an extract being made) is sent again
+        once its job is done, as a client that polls the job would."""
         headers = {**self.as_(who), **kwargs.pop("headers", {})}
-        return self.client.request(method, url, headers=headers, **kwargs)
+        return request_following_jobs(
+            self.client, method, url, headers=headers, timeout=120, poll=0.05, **kwargs
+        )
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ class State:
     spare_key: str
     budget_a: str  # provider's pending budget requests (to approve, to reject)
     budget_b: str
+    job: str  # the job making the paid lease's extract, started by the buyer
 
 
 def build_state(world: World, frame: pd.DataFrame) -> State:
@@ -61,13 +62,18 @@ def build_state(world: World, frame: pd.DataFrame) -> State:
         "operator", "POST", "/v1/accounts", json={"name": "spare", "role": "buyer"}
     )
     assert spare_account.status_code == 201, spare_account.text
+    paid = paid_lease(world, offer)["id"]
+    # The first ask starts the job; the test client here does not wait for it.
+    started = world.client.get(f"/v1/leases/{paid}/extract", headers=world.as_("buyer"))
+    assert started.status_code == 202, started.text
     return State(
+        job=started.json()["id"],
         spare_account=spare_account.json()["id"],
         spare_key=spare_account.json()["api_key"],
         dataset=dataset,
         offer=offer,
         spare_offer=spare.json()["id"],
-        paid=paid_lease(world, offer)["id"],
+        paid=paid,
         approved=lease(world, offer)["id"],
         revocable=lease(world, offer)["id"],
         requested_a=lease(world, important_offer)["id"],
@@ -96,6 +102,10 @@ AUDIT = {"auditor": OK, "operator": OK}
 BUYER_OWN = {"buyer": OK}
 OWN_PROVIDER = {"provider": OK}
 LEASE_READERS = {"buyer": OK, "provider": OK, "auditor": OK, "operator": OK}
+# A job is seen by whoever started it and by operators; to anyone else it does not exist.
+JOB_VIEWERS = {"buyer": OK, "operator": OK} | {
+    r: "404" for r in ACCOUNTS if r not in ("buyer", "operator")
+}
 
 
 def table(s: State, frame: pd.DataFrame) -> list[tuple[str, str, str, dict[str, Any], dict]]:
@@ -142,6 +152,7 @@ def table(s: State, frame: pd.DataFrame) -> list[tuple[str, str, str, dict[str, 
         ("audit revenue", "GET", "/v1/audit/revenue", {}, AUDIT),
         ("extract csv", "GET", f"{lease_url}/extract?format=csv", {}, BUYER_OWN),
         ("extract parquet", "GET", f"{lease_url}/extract?format=parquet", {}, BUYER_OWN),
+        ("job", "GET", f"/v1/jobs/{s.job}", {}, JOB_VIEWERS),
         # writes
         (
             "create account",

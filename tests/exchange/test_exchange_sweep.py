@@ -105,7 +105,9 @@ def started(world, offer_id: str) -> tuple[Account, Lease]:
     with world.exchange.sessions() as session:
         buyer = session.get(Account, world.ids["buyer"])
         lease = session.get(Lease, paid["id"])
-        lease = extracts.start_download(session, world.exchange, buyer, lease)
+        extracts.start_download(
+            session, world.exchange, buyer, lease
+        )  # the checks a download makes
         session.commit()
     return buyer, lease
 

@@ -6,6 +6,7 @@ from exchange.api.routes import (
     budgets,
     datasets,
     health,
+    jobs,
     leases,
     offers,
     revenue,
@@ -18,6 +19,7 @@ ROUTERS = [
     offers.router,
     budgets.router,
     leases.router,
+    jobs.router,
     revenue.router,
     audit.router,
 ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
 from exchange.api.deps import (
@@ -17,6 +17,7 @@ from exchange.api.deps import (
     SessionDep,
     require,
 )
+from exchange.api.routes.jobs import accepted
 from exchange.api.schemas import Decision, LeaseCreate, LeasePublic, QuoteCreate
 from exchange.api.schemas.queries import QueryCreate
 from exchange.context import Exchange
@@ -138,20 +139,26 @@ def revoke(
 @router.get(
     "/leases/{lease_id}/extract",
     summary="Download the extract while the lease is active",
-    description="A download counts against the lease's allowance when its last chunk is "
-    "sent: an interrupted download uses up nothing.",
+    description="The extract is made by a job the first time it is asked for: until it is "
+    "ready the answer is `202 Accepted` with the job (`GET /v1/jobs/{id}`, also in the "
+    "Location header); ask again once the job is done. A download counts against the "
+    "lease's allowance when its last chunk is sent: an interrupted download uses up nothing.",
     response_class=StreamingResponse,
+    responses={202: {"description": "the extract is being made; the body is the job"}},
 )
 def download_extract(
     lease_id: str,
+    request: Request,
     session: SessionDep,
     buyer: BuyerAccount,
     exchange: ExchangeDep,
     format: str = Query("csv", pattern="^(csv|parquet)$"),
-) -> StreamingResponse:
+) -> Response:
     lease = leases.get_lease(session, lease_id, buyer)
-    lease = extracts.start_download(session, exchange, buyer, lease)
+    job = extracts.start_download(session, exchange, buyer, lease)
     session.commit()
+    if job is not None:
+        return accepted(request, job)
     if format == "parquet":
         body, media = extracts.stream_parquet(exchange, lease), "application/vnd.apache.parquet"
     else:
