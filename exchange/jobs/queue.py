@@ -115,6 +115,16 @@ def public(job: Job) -> dict[str, Any]:
     }
 
 
+def any_queued(reads: sessionmaker[Session], kinds: list[str]) -> bool:
+    """Whether a job waits, read without the write lock: idle workers look often."""
+    with reads() as session:
+        found = session.scalar(
+            select(Job.id).where(Job.state == QUEUED, Job.kind.in_(kinds)).limit(1)
+        )
+        session.rollback()
+    return found is not None
+
+
 def claim(
     sessions: sessionmaker[Session], worker: str, kinds: list[str], lease_seconds: float
 ) -> Claimed | None:

@@ -154,7 +154,9 @@ class JobWorkers:
         kinds = list(self.handlers)
         while not self._stop.is_set():
             try:
-                claimed = queue.claim(self.exchange.sessions, worker, kinds, self.lease_seconds)
+                claimed = None
+                if queue.any_queued(self.exchange.reads, kinds):
+                    claimed = queue.claim(self.exchange.sessions, worker, kinds, self.lease_seconds)
             except Exception as exc:
                 log.warning("claiming a job failed (%s)", type(exc).__name__)
                 claimed = None
