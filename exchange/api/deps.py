@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -67,7 +67,7 @@ def current_account(
 CurrentAccount = Annotated[Account, Depends(current_account)]
 
 
-def require(*roles: str) -> Callable[[Account], Account]:
+def require(*roles: str) -> Callable[[Account], Awaitable[Account]]:
     """A dependency that lets only the given roles through."""
 
     async def check(account: CurrentAccount) -> Account:
