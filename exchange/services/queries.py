@@ -108,7 +108,8 @@ def charge(
     """Charge the lease for a computed answer and record it; the answer is released only
     if this commits. The lease is read again here: it may have ended since the compute."""
     lease = session.get(Lease, answered.lease_id, populate_existing=True)
-    assert lease is not None
+    if lease is None:
+        raise MissingRow("leases", answered.lease_id)
     require_active(lease, now_utc())
     query, epsilon, record = answered.query, answered.epsilon_micro, answered.record
     _charge(session, lease, epsilon, query.epsilon, answered.delta_pico)
