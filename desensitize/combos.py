@@ -15,7 +15,18 @@ import pyarrow.compute as pc
 
 from desensitize.errors import DataError
 
-__all__ = ["COUNT", "ClassEncoder", "ComboCounts", "StableCodes", "class_ids", "codes_of"]
+__all__ = [
+    "COUNT",
+    "ClassEncoder",
+    "ComboCounts",
+    "StableCodes",
+    "class_ids",
+    "codes_of",
+    "index_type",
+    "sizes_by_sort",
+    "sorted_sizes",
+    "whole",
+]
 
 COUNT = "__count__"
 
@@ -107,7 +118,7 @@ class ComboCounts:
     def add(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        codes = {n: self._codes[n](table.column(n).combine_chunks()) for n in self.names}
+        codes = {n: self._codes[n](whole(table.column(n))) for n in self.names}
         if self._dense is not None:
             cards = tuple(len(self._codes[n].known) for n in self.names)
             if np.prod(np.array(cards, dtype=np.float64)) <= self.DENSE:
@@ -182,8 +193,12 @@ class ComboCounts:
             cells, counts = self._dense_cells()
             return pa.table({**dict(zip(self.names, cells, strict=True)), COUNT: counts})
         codes, shift = {}, 0
+        field = np.empty_like(self._keys)  # one scratch array for every column
         for name, width in reversed(list(zip(self.names, self._widths, strict=True))):
-            codes[name] = (self._keys >> shift) & ((1 << width) - 1)
+            np.right_shift(self._keys, shift, out=field)
+            np.bitwise_and(field, (1 << width) - 1, out=field)
+            # the narrowest integers the codes fit: millions of combinations, many columns
+            codes[name] = field.astype(index_type(len(self._codes[name].known)))
             shift += width
         return pa.table({**{n: codes[n] for n in self.names}, COUNT: self._counts})
 
@@ -198,9 +213,9 @@ class ComboCounts:
         coded = self._overflow.table() if self._overflow is not None else self._unpacked()
         values = {}
         for n in self.names:
-            codes, known = coded.column(n).combine_chunks(), self._codes[n].known
+            codes, known = whole(coded.column(n)), self._codes[n].known
             if encoded:
-                index = pa.int32() if len(known) < 2**31 else pa.int64()
+                index = pa.from_numpy_dtype(index_type(len(known)))
                 values[n] = pa.DictionaryArray.from_arrays(codes.cast(index), known)
             else:
                 values[n] = known.take(codes)
@@ -223,6 +238,21 @@ def _widths(cards: Sequence[int]) -> list[int] | None:
         if sum(widths) <= 63:
             return widths
     return None
+
+
+def index_type(values: int) -> type[np.signedinteger]:
+    """The narrowest signed integer type (as Arrow's dictionary indices must be) that
+    numbers `values` distinct values."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if values <= np.iinfo(dtype).max:
+            return dtype
+    return np.int64
+
+
+def whole(column: pa.ChunkedArray) -> pa.Array:
+    """One array, without the copy `combine_chunks` makes even of a single chunk (a
+    copy into Arrow's pool, which keeps freed pages for a while)."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def codes_of(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
@@ -304,6 +334,38 @@ def class_ids(codes: Sequence, cards: Sequence[int]) -> tuple[np.ndarray, int]:
         key = code.astype(np.int64) if key is None else key * card + code
     valid, ids = _unique_inverse(key, int(space))
     return ids, len(valid)
+
+
+def sizes_by_sort(codes: Sequence, cards: Sequence[int], weights: np.ndarray) -> np.ndarray | None:
+    """Rows per class (`weights` summed over equal code tuples, in sorted order) by
+    sorting keys that carry their weight in the low bits: no inverse array, and a plain
+    sort is several times faster than an argsort. None when key and weight outgrow 63
+    bits. Code columns may be callables, as for `class_ids`."""
+    shift = max(int(weights.max()).bit_length(), 1) if len(weights) else 1
+    if float(np.prod(np.array(cards, dtype=np.float64))) * 2.0**shift >= 2.0**62:
+        return None
+    key = np.zeros(len(weights), dtype=np.int64)
+    for code, card in zip(codes, cards, strict=True):
+        key *= card
+        key += code() if callable(code) else code
+    return sorted_sizes(key, weights, shift)
+
+
+def sorted_sizes(key: np.ndarray, weights: np.ndarray | None, shift: int) -> np.ndarray:
+    """Sizes of the runs of equal keys after sorting; with `weights`, `key` holds class
+    keys to be shifted left by `shift` to carry the weights (it is reused in place),
+    else the weights are already in its low `shift` bits."""
+    if weights is not None:
+        key <<= shift
+        key |= weights.astype(np.int64, copy=False)
+    key.sort()
+    if not len(key):
+        return key
+    cls = key >> shift
+    starts = np.flatnonzero(np.concatenate(([True], cls[1:] != cls[:-1])))
+    del cls
+    key &= (1 << shift) - 1
+    return np.add.reduceat(key, starts)
 
 
 def _unique_inverse(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from desensitize.combos import sizes_by_sort, whole
 from desensitize.kanon import (
     COUNT,
     ComboCounts,
@@ -86,8 +87,7 @@ class Desensitized:
 
 
 def _array(table: pa.Table, name: str) -> pa.Array:
-    column = table.column(name)
-    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    return whole(table.column(name))
 
 
 def _kept(data: pa.Table | pa.Array, keep: np.ndarray) -> pa.Table | pa.Array:
@@ -115,8 +115,14 @@ def _sizes_over(counts: pa.Table, qis: list[str]) -> np.ndarray:
     weights = counts[COUNT].to_numpy()
     if not qis:
         return _one_class(int(weights.sum()))
-    coded = [codes_of(counts[name].combine_chunks()) for name in qis]
-    ids, classes = class_ids([c for c, _ in coded], [len(v) for _, v in coded])
+    if set(counts.column_names) == {*qis, COUNT}:
+        return weights.astype(np.int64)  # each combination is a class of its own
+    coded = [codes_of(whole(counts[name])) for name in qis]
+    cards = [len(v) for _, v in coded]
+    sizes = sizes_by_sort([c for c, _ in coded], cards, weights)
+    if sizes is not None:
+        return sizes
+    ids, classes = class_ids([c for c, _ in coded], cards)
     return np.bincount(ids, weights=weights, minlength=classes).astype(np.int64)
 
 

@@ -38,6 +38,9 @@ from desensitize.combos import (
     StableCodes,
     class_ids,
     codes_of,
+    index_type,
+    sorted_sizes,
+    whole,
 )
 from desensitize.errors import DataError, KAnonymityError
 from desensitize.rules.base import Ladder
@@ -83,21 +86,30 @@ class _Levels:
     def codes(self, level: int) -> np.ndarray:
         return self.maps[level][self.position]
 
+    def representatives(self, level: int) -> np.ndarray:
+        """A base value for each code of `level` (any will do: higher levels are coarser
+        than this one, so they render every base value of a code alike)."""
+        rep = np.empty(self.cards[level], dtype=self.position.dtype)
+        rep[self.maps[level]] = np.arange(len(self.maps[level]), dtype=rep.dtype)
+        return rep
+
     @property
     def cards(self) -> list[int]:
         return [len(values) for values in self.values]
 
     @classmethod
     def build(cls, qi: QuasiIdentifier, column: pa.Array) -> _Levels:
-        if pa.types.is_dictionary(column.type):
-            position, distinct = codes_of(column)
+        if pa.types.is_dictionary(column.type):  # its indices as they are: no copy
+            position = column.indices.to_numpy(zero_copy_only=False)
+            distinct = column.dictionary
         else:
             distinct = pc.unique(column)
             position = pc.index_in(column, value_set=distinct, skip_nulls=False).to_numpy()
-        small = np.int32 if len(distinct) < 2**31 else np.int64
-        levels = cls(qi, distinct, position.astype(small))
+        small = index_type(len(distinct))
+        levels = cls(qi, distinct, position.astype(small, copy=False))
         for level in range(qi.ladder.top + 1):
             code, values = codes_of(qi.ladder.at(distinct, level))
+            # int32 at least: codes gathered through a map are combined into wider keys
             levels.maps.append(code.astype(np.int32 if len(values) < 2**31 else np.int64))
             levels.values.append(values)
         return levels
@@ -184,14 +196,14 @@ class _Model:
     linked: bool
     k: int
     l: int  # noqa: E741
-    rows: np.ndarray = field(init=False)  # the weights as integers, for `_sizes_by_sort`
-
-    def __post_init__(self) -> None:
-        self.rows = self.weights.astype(np.int64)
 
     def compress(self, levels: list[_Levels], chosen: Sequence[int]) -> bool:
         """Merge combinations equal at the chosen levels: higher levels cannot tell them
         apart, so the rest of the search runs on fewer of them."""
+        if levels and self.lcodes is None and self.ucodes is None:
+            keys = _RoundKeys(levels, chosen, self)
+            if keys.usable:
+                return keys.compress()
         codes, cards = _at(levels, chosen)
         for extra in (self.lcodes, self.ucodes):
             if extra is not None:
@@ -205,8 +217,7 @@ class _Model:
         # The first combination of each class, by a scatter instead of a sort.
         first = np.empty(merged, dtype=np.int64)
         first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)
-        self.weights = np.bincount(ids, weights=self.weights, minlength=merged)
-        self.rows = self.weights.astype(np.int64)
+        self.weights = np.bincount(ids, weights=self.weights, minlength=merged).astype(np.int64)
         for lv in levels:
             lv.position = lv.position[first]
         if self.lcodes is not None:
@@ -238,7 +249,7 @@ class _RoundKeys:
 
     def __init__(self, levels: list[_Levels], chosen: Sequence[int], model: _Model) -> None:
         self.levels, self.chosen, self.model = levels, list(chosen), model
-        self.shift = max(int(model.rows.max()).bit_length(), 1)
+        self.shift = max(int(model.weights.max()).bit_length(), 1)
         self.radix: list[int] = []
         place = 1 << self.shift
         for lv in reversed(levels):
@@ -246,7 +257,7 @@ class _RoundKeys:
             place *= lv.cards[0]
         self.key = None
         if place < 2**63 and levels and model.lcodes is None and model.ucodes is None:
-            key = model.rows.copy()
+            key = model.weights.copy()
             for lv, at, radix in zip(levels, chosen, self.radix, strict=True):
                 key += lv.codes(at).astype(np.int64) * radix
             self.key = key
@@ -255,18 +266,36 @@ class _RoundKeys:
     def usable(self) -> bool:
         return self.key is not None
 
+    def compress(self) -> bool:
+        """`_Model.compress` for the rows model: sort the keys once, sum each class's rows,
+        and read each class's codes back from its key (used up: call this last)."""
+        key, self.key = self.key, None
+        key.sort()
+        cls = key >> self.shift
+        starts = np.flatnonzero(np.concatenate(([True], cls[1:] != cls[:-1])))
+        if len(starts) > 0.8 * len(key):
+            return False  # too few merges to pay for the copies
+        classes = cls[starts]
+        del cls
+        key &= (1 << self.shift) - 1
+        self.model.weights = np.add.reduceat(key, starts)
+        del key, starts
+        for lv, at, radix in zip(self.levels, self.chosen, self.radix, strict=True):
+            digit = (classes // (radix >> self.shift)) % lv.cards[0]
+            lv.position = lv.representatives(at)[digit]
+        return True
+
     def outcome(self, column: int | None = None, level: int | None = None) -> _Outcome:
         """Rows per class with column `column` raised to `level` (or as chosen)."""
         key = self.key.copy()
         if column is not None:
-            lv, radix = self.levels[column], self.radix[column]
-            key += (lv.codes(level).astype(np.int64) - lv.codes(self.chosen[column])) * radix
-        key.sort()
-        cls = key >> self.shift
-        starts = np.flatnonzero(np.concatenate(([True], cls[1:] != cls[:-1])))
-        del cls
-        key &= (1 << self.shift) - 1
-        sizes = np.add.reduceat(key, starts) if len(key) else key
+            lv = self.levels[column]
+            delta = lv.codes(level).astype(np.int64)
+            delta -= lv.codes(self.chosen[column])
+            delta *= self.radix[column]
+            key += delta
+            del delta
+        sizes = sorted_sizes(key, None, self.shift)
         failing = sizes < self.model.k
         smallest = int(sizes.min()) if len(sizes) else 0
         return _Outcome(len(sizes), failing, int(sizes[failing].sum()), smallest=smallest)
@@ -367,19 +396,19 @@ def choose_levels(
 
     With `unit_column` (the privacy unit), k and l count persons; `linked` says a released
     pseudonym ties each person's rows together (see units.py)."""
-    weights = counts[COUNT].to_numpy().astype(np.float64)
+    weights = counts[COUNT].to_numpy().astype(np.int64)
     rows = int(weights.sum())
     if rows < k:
         raise KAnonymityError(
             f"k={k} is larger than the table ({rows} rows): no {k}-anonymous release exists"
         )
-    levels = [_Levels.build(qi, counts[qi.name].combine_chunks()) for qi in qis]
+    levels = [_Levels.build(qi, whole(counts[qi.name])) for qi in qis]
     lcodes = ucodes = unit_values = None
     if l_column is not None:
-        codes, values = codes_of(counts[l_column].combine_chunks())
+        codes, values = codes_of(whole(counts[l_column]))
         lcodes = (codes, len(values))
     if unit_column is not None:
-        codes, unit_values = codes_of(counts[unit_column].combine_chunks())
+        codes, unit_values = codes_of(whole(counts[unit_column]))
         ucodes = (codes, len(unit_values))
         if len(unit_values) < k:
             raise KAnonymityError(

@@ -32,7 +32,6 @@ import math
 from numbers import Real
 
 import numpy as np
-from diffprivlib.mechanisms import GaussianAnalytic
 
 __all__ = [
     "GRID_STEPS",
@@ -91,6 +90,10 @@ def gaussian_scale(sensitivity: float, epsilon: float, delta: float) -> float:
     """The standard deviation diffprivlib's ``GaussianAnalytic`` uses (Balle and Wang 2018)."""
     if sensitivity == 0:
         return 0.0
+    # Imported here: diffprivlib brings scikit-learn and SciPy (about 100 MB resident),
+    # which a run with Laplace noise alone never needs.
+    from diffprivlib.mechanisms import GaussianAnalytic
+
     mechanism = GaussianAnalytic(epsilon=epsilon, delta=delta, sensitivity=sensitivity)
     return math.sqrt(mechanism.variance(0.0))
 

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from desensitize.engine import UTILITY_ROWS, Desensitizer, Report, measure_utility
 from desensitize.errors import DataError
 from desensitize.keys import Keyring, as_keyring
+from desensitize.memory import return_large_blocks
 from desensitize.policy import Policy, as_policy
 from desensitize.rules.noise import ROW_BLOCK
 
@@ -317,6 +318,7 @@ def _run(
     """Pass one surveys the k-anonymity columns; pass two transforms and writes."""
     if batch_rows < 1:
         raise ValueError(f"batch_rows must be positive, got {batch_rows}")
+    return_large_blocks()  # a bounded-memory run must not keep what it has freed
     keys = as_keyring(keys)
     policy.validate_for(reader.schema)
     rows = -(-batch_rows // ROW_BLOCK) * ROW_BLOCK

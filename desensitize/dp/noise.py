@@ -17,19 +17,25 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from diffprivlib.mechanisms import Geometric, Laplace
+# _diffprivlib_note: diffprivlib is imported where a query draws noise, not with the
+# package: it brings scikit-learn and SciPy (about 100 MB resident), which desensitizing
+# a table never needs.
 
 __all__ = ["expected_threshold", "geometric", "laplace", "threshold_counts", "threshold_for"]
 
 
 def geometric(value: int, *, epsilon: float, sensitivity: int, state: Any) -> int:
     """``value`` plus two-sided geometric noise: pure ``epsilon``-DP for ``sensitivity``."""
+    from diffprivlib.mechanisms import Geometric  # see _diffprivlib_note
+
     mechanism = Geometric(epsilon=epsilon, sensitivity=sensitivity, random_state=state)
     return int(mechanism.randomise(int(value)))
 
 
 def laplace(value: float, *, epsilon: float, sensitivity: float, state: Any) -> float:
     """``value`` plus Laplace noise of scale ``sensitivity / epsilon``."""
+    from diffprivlib.mechanisms import Laplace  # see _diffprivlib_note
+
     mechanism = Laplace(epsilon=epsilon, delta=0.0, sensitivity=sensitivity, random_state=state)
     return float(mechanism.randomise(float(value)))
 
