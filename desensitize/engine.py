@@ -212,6 +212,8 @@ class Desensitizer:
         }
         self._states: dict[str, Any] = {}
         self._counting: Future | None = None
+        self._checker = ThreadPoolExecutor(max_workers=1)  # the output's own class counts
+        self._checking: Future | None = None
         self._early: dict[tuple[int, str], Future] = {}
         self.plan: KPlan | None = None
         self.rows_in = self.rows_out = self.rows_dropped = self.rows_suppressed = 0
@@ -221,6 +223,7 @@ class Desensitizer:
 
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._checker.shutdown(wait=True, cancel_futures=True)
 
     @property
     def survey_columns(self) -> list[str]:
@@ -397,7 +400,11 @@ class Desensitizer:
         if self.enforce and self.unit:
             tracked[UNIT] = _kept(_array(started.table, self.unit), started.keep)
         if tracked:
-            self._out.add(pa.table(tracked))
+            # Counted on a thread of its own, in batch order, while the next batch goes on;
+            # at most one batch waits, so a stream never builds a backlog.
+            if self._checking is not None:
+                self._checking.result()
+            self._checking = self._checker.submit(self._out.add, pa.table(tracked))
         out = pa.table(outputs)
         self.rows_in += started.table.num_rows
         self.rows_dropped += started.dropped
@@ -436,6 +443,9 @@ class Desensitizer:
         """Check the output's own classes, then report; raises KAnonymityError on failure."""
         if self._counting is not None:
             self._counting.result()
+        self._checker.shutdown(wait=True)  # every batch counted (and any error raised)
+        if self._checking is not None:
+            self._checking.result()
         if self.enforce:
             l_column = L_VALUE if self.l_column else None
             verify(
