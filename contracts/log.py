@@ -5,6 +5,11 @@ for money (see :mod:`contracts.ledger`) or a record kind such as ``"access"`` or
 ``"desensitization_receipt"``. Entries are kept by a :class:`LedgerStore`; the
 Merkle tree over them lives in memory and is rebuilt from the store on start.
 Balances are derived from the postings, never stored.
+
+A store inside a database transaction (the exchange's) is passed per append as
+``via``: the entry is written there and joins the caller's commit or rollback,
+and the tree takes it in from the ledger's own store on :meth:`Ledger.refresh`,
+so a head never covers an entry that was rolled back.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ EXPORT_FORMAT = "datalease-ledger-export"
 EXPORT_VERSION = 1
 RESERVED_TYPES = frozenset({TRANSACTION_TYPE})
 _RECORD_KIND = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+# Canonical JSON never puts a space after ':', so every transaction leaf holds this.
+_TRANSACTION_MARK = b'"type":"transaction"'
 
 
 def entry_line_prefix(seq: int, leaf_hash_hex: str) -> str:
@@ -59,15 +66,20 @@ class Ledger:
     def size(self) -> int:
         return self._tree.size
 
-    def append_transaction(self, tx: Transaction) -> int:
-        """Append a balanced transaction and return its index."""
+    def append_transaction(self, tx: Transaction, *, via: LedgerStore | None = None) -> int:
+        """Append a balanced transaction and return its index (``via``: see the module)."""
         if not isinstance(tx, Transaction):
             raise InvalidEntry(f"expected a Transaction, got {type(tx).__name__}")
         entry = tx.to_entry()
-        return self._append(canonical_json(entry), entry)
+        return self._append(canonical_json(entry), entry, via)
 
     def append_record(
-        self, kind: str, body: Mapping[str, Any], *, time: datetime | None = None
+        self,
+        kind: str,
+        body: Mapping[str, Any],
+        *,
+        time: datetime | None = None,
+        via: LedgerStore | None = None,
     ) -> int:
         """Append a non-money record (access event, desensitization receipt, ...)."""
         if not isinstance(kind, str) or not _RECORD_KIND.fullmatch(kind):
@@ -81,9 +93,11 @@ class Ledger:
         entry: dict[str, Any] = {"type": kind, "body": dict(body)}
         if time is not None:
             entry["time"] = format_utc(time, f"time of {kind} record")
-        return self._append(canonical_json(entry), entry)
+        return self._append(canonical_json(entry), entry, via)
 
-    def _append(self, leaf: bytes, entry: dict[str, Any]) -> int:
+    def _append(self, leaf: bytes, entry: dict[str, Any], via: LedgerStore | None) -> int:
+        if via is not None:
+            return via.append(leaf)
         with self._lock:
             index = self._store.append(leaf)
             if index < self._tree.size:
@@ -101,13 +115,13 @@ class Ledger:
     def refresh(self) -> int:
         """Take in entries another writer appended to the store; return the new size."""
         with self._lock:
-            self._catch_up(self._store.size())
+            self._catch_up(None)
             return self._tree.size
 
-    def _catch_up(self, stop: int) -> None:
+    def _catch_up(self, stop: int | None) -> None:
         for leaf in self._store.entries(self._tree.size, stop):
             self._tree.append(leaf)
-            if self._balances is not None:
+            if self._balances is not None and _TRANSACTION_MARK in leaf:
                 _add_postings(self._balances, json.loads(leaf))
 
     def entry(self, index: int) -> dict[str, Any]:
@@ -120,15 +134,18 @@ class Ledger:
             if self._balances is None:
                 derived: dict[str, dict[str, int]] = {}
                 for leaf in self._store.entries(0, self._tree.size):
-                    if b'"type":"transaction"' in leaf:
+                    if _TRANSACTION_MARK in leaf:
                         _add_postings(derived, json.loads(leaf))
                 self._balances = derived
             return dict(self._balances.get(currency, {}))
 
-    def head(self, signer: Ed25519PrivateKey, now: datetime | None = None) -> SignedTreeHead:
-        """Sign the current tree size and root."""
+    def head(
+        self, signer: Ed25519PrivateKey, now: datetime | None = None, *, size: int | None = None
+    ) -> SignedTreeHead:
+        """Sign the root of the first ``size`` entries (default: the current tree)."""
         with self._lock:
-            size, root = self._tree.size, self._tree.root()
+            size = self._tree.size if size is None else size
+            root = self._tree.root(size)
         return sign_tree_head(signer, size, root, now or now_utc())
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:

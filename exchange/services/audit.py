@@ -97,7 +97,7 @@ def _budget_request(r: BudgetRequest) -> dict[str, Any]:
 
 
 def revenue_report(exchange: Exchange, session: Session) -> dict[str, Any]:
-    balances = exchange.log.balances(session)
+    balances = exchange.log.balances(exchange.settings.currency)
     return {
         "currency": exchange.settings.currency,
         "balances_minor": balances,

@@ -1,128 +1,183 @@
-"""The verifiable log, persisted: money transactions and access records as Merkle leaves.
+"""The verifiable log, persisted: ``contracts.Ledger`` over the ``ledger_entries`` table.
 
-Rows of ``ledger_entries`` are only ever inserted. Appends serialise across worker
-processes (an advisory lock on PostgreSQL, the write lock on SQLite), so indexes
-are dense and every process rebuilds the same tree from the table. The in-memory
-tree only ever learns committed rows, so a rolled-back append never reaches a head.
+Hashing, heads, proofs, balances and the export are the contracts ledger's; this
+module only stores its leaves. Rows are only ever inserted. Appends join the
+caller's transaction and serialise across worker processes (an advisory lock on
+PostgreSQL, the write lock on SQLite), so indexes are dense and every process
+rebuilds the same tree from the table. The ledger's own store reads committed
+rows only, so a rolled-back append never reaches a head.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from contracts import (
-    InMemoryStore,
-    Ledger,
-    MerkleTree,
-    SignedTreeHead,
-    Transaction,
-    canonical_json,
-    sign_tree_head,
-)
-from contracts.utc import format_utc
+from contracts import Ledger, SignedTreeHead, Transaction
 from exchange.db.models import LedgerEntry
 from exchange.errors import Invalid, NotFound
 from exchange.services.signing import SigningKey
 
 APPEND_LOCK_ID = 7_240_319
+_BATCH = 5000
+
+
+class SessionStore:
+    """The table as one session sees it: appends are written there and commit with it."""
+
+    def __init__(self, session: Session, *, subject: str | None = None) -> None:
+        self._session = session
+        self._subject = subject  # the lease or dataset an entry is about, for lookups
+
+    def append(self, entry: bytes) -> int:
+        session = self._session
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": APPEND_LOCK_ID})
+        last = session.scalar(select(func.max(LedgerEntry.index)))
+        index = 0 if last is None else last + 1
+        entry_type = str(json.loads(entry)["type"])
+        session.add(
+            LedgerEntry(index=index, entry_type=entry_type, subject=self._subject, body=entry)
+        )
+        session.flush()
+        return index
+
+    def get(self, index: int) -> bytes:
+        body = self._session.scalar(select(LedgerEntry.body).where(LedgerEntry.index == index))
+        if body is None:
+            raise IndexError(f"no ledger entry {index}")
+        return bytes(body)
+
+    def size(self) -> int:
+        last = self._session.scalar(select(func.max(LedgerEntry.index)))
+        return 0 if last is None else last + 1
+
+    def entries(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        query = select(LedgerEntry.index, LedgerEntry.body).where(LedgerEntry.index >= start)
+        if stop is not None:
+            query = query.where(LedgerEntry.index < stop)
+        rows = self._session.execute(
+            query.order_by(LedgerEntry.index).execution_options(yield_per=_BATCH)
+        )
+        return _dense(rows, start)
+
+
+class TableStore:
+    """The committed table, read in a session of its own per call; it never appends."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def append(self, entry: bytes) -> int:
+        # An entry is part of the change it records: it commits or rolls back with it.
+        raise RuntimeError("ledger entries are appended in the caller's session (SessionStore)")
+
+    def get(self, index: int) -> bytes:
+        with self._sessions() as session:
+            return SessionStore(session).get(index)
+
+    def size(self) -> int:
+        with self._sessions() as session:
+            return SessionStore(session).size()
+
+    def entries(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        with self._sessions() as session:
+            yield from SessionStore(session).entries(start, stop)
+
+
+def _dense(rows: Iterable[Any], start: int) -> Iterator[bytes]:
+    expected = start
+    for index, body in rows:
+        if index != expected:  # a row not yet committed before it: stop at the dense prefix
+            return
+        yield bytes(body)
+        expected += 1
 
 
 class LogService:
     def __init__(self, sessions: sessionmaker[Session], signer: SigningKey) -> None:
         self._sessions = sessions
         self._signer = signer
-        self._tree = MerkleTree()
+        self._ledger: Ledger | None = None
         self._lock = threading.Lock()
+
+    def ledger(self) -> Ledger:
+        """The contracts ledger over the table, brought up to date with committed rows."""
+        ledger = self._writer()
+        ledger.refresh()
+        return ledger
 
     # -- writing (inside the caller's transaction) --------------------------------------------
 
-    def append(self, session: Session, entry: dict[str, Any], *, subject: str | None = None) -> int:
-        leaf = canonical_json(entry)
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": APPEND_LOCK_ID})
-        last = session.scalar(select(func.max(LedgerEntry.index)))
-        index = 0 if last is None else last + 1
-        session.add(
-            LedgerEntry(index=index, entry_type=str(entry["type"]), subject=subject, body=leaf)
-        )
-        session.flush()
-        return index
-
     def record(self, session: Session, kind: str, *, actor: str, **fields: Any) -> int:
         """Append an access or lifecycle record: who did what, when; ids and hashes only."""
-        entry = {
-            "type": kind,
-            "time": format_utc(datetime.now(UTC)),
-            "body": {"actor": actor, **fields},
-        }
         subject = fields.get("lease") or fields.get("dataset")
-        return self.append(session, entry, subject=subject)
+        return self._writer().append_record(
+            kind,
+            {"actor": actor, **fields},
+            time=datetime.now(UTC),
+            via=SessionStore(session, subject=subject),
+        )
 
     def post(self, session: Session, tx: Transaction) -> int:
-        return self.append(session, tx.to_entry(), subject=tx.meta.get("lease_id"))
+        subject = tx.meta.get("lease_id")
+        return self._writer().append_transaction(tx, via=SessionStore(session, subject=subject))
+
+    def _writer(self) -> Ledger:
+        # Built on first use, so commands that never read the log do not load it; appends
+        # go through the caller's session and need no synced tree.
+        with self._lock:
+            if self._ledger is None:
+                self._ledger = Ledger(TableStore(self._sessions))
+            return self._ledger
 
     # -- reading ------------------------------------------------------------------------------
 
-    def tree(self) -> MerkleTree:
-        """The tree over every committed entry, brought up to date from the database."""
-        with self._lock, self._sessions() as session:
-            rows = session.execute(
-                select(LedgerEntry.index, LedgerEntry.body)
-                .where(LedgerEntry.index >= self._tree.size)
-                .order_by(LedgerEntry.index)
-            )
-            for index, body in rows:
-                if index != self._tree.size:  # an uncommitted gap: stop at the dense prefix
-                    break
-                self._tree.append(body)
-            return self._tree
-
     def size(self) -> int:
-        return self.tree().size
+        return self.ledger().size
 
     def head(self, size: int | None = None) -> SignedTreeHead:
-        tree = self.tree()
-        return self._sign(tree, self._resolve(size, tree.size))
+        ledger = self.ledger()
+        return self._sign(ledger, self._resolve(size, ledger.size))
 
     def inclusion(self, index: int, size: int | None = None) -> dict[str, Any]:
-        tree = self.tree()
-        size = self._resolve(size, tree.size)
+        ledger = self.ledger()
+        size = self._resolve(size, ledger.size)
         if not 0 <= index < size:
             raise NotFound(f"entry {index} is not in a tree of size {size}")
-        proof = tree.inclusion_proof(index, size)
+        proof = ledger.inclusion_proof(index, size)
         return {
             "index": index,
             "size": size,
-            "leaf_hash": tree.leaf_hash_at(index).hex(),
+            "leaf_hash": ledger.tree.leaf_hash_at(index).hex(),
             "proof": [h.hex() for h in proof],
-            "head": self._sign(tree, size).to_json(),
+            "head": self._sign(ledger, size).to_json(),
         }
 
     def consistency(self, old_size: int, new_size: int | None = None) -> dict[str, Any]:
-        tree = self.tree()
-        new_size = self._resolve(new_size, tree.size)
+        ledger = self.ledger()
+        new_size = self._resolve(new_size, ledger.size)
         if not 0 < old_size <= new_size:
             raise Invalid(f"old size must be between 1 and {new_size}")
-        proof = tree.consistency_proof(old_size, new_size)
+        proof = ledger.consistency_proof(old_size, new_size)
         return {
             "old_size": old_size,
             "new_size": new_size,
-            "old_root": tree.root(old_size).hex(),
-            "new_root": tree.root(new_size).hex(),
+            "old_root": ledger.tree.root(old_size).hex(),
+            "new_root": ledger.tree.root(new_size).hex(),
             "proof": [h.hex() for h in proof],
-            "head": self._sign(tree, new_size).to_json(),
+            "head": self._sign(ledger, new_size).to_json(),
         }
 
-    def _sign(self, tree: MerkleTree, size: int) -> SignedTreeHead:
+    def _sign(self, ledger: Ledger, size: int) -> SignedTreeHead:
         # Proofs and their head come from one synced tree, not two database reads.
-        return sign_tree_head(self._signer.private, size, tree.root(size), datetime.now(UTC))
+        return ledger.head(self._signer.private, datetime.now(UTC), size=size)
 
     def entries(
         self,
@@ -143,31 +198,14 @@ class LogService:
         for index, body in session.execute(query.order_by(LedgerEntry.index)):
             yield index, json.loads(body)
 
-    def leaves(self, session: Session, stop: int) -> Iterator[bytes]:
-        rows = session.execute(
-            select(LedgerEntry.body)
-            .where(LedgerEntry.index < stop)
-            .order_by(LedgerEntry.index)
-            .execution_options(yield_per=5000)
-        )
-        for (body,) in rows:
-            yield body
+    def balances(self, currency: str) -> dict[str, int]:
+        """Every account's balance in ``currency``, derived from the committed postings."""
+        return dict(sorted(self.ledger().balances(currency).items()))
 
-    def balances(self, session: Session) -> dict[str, int]:
-        """Every account's balance, derived from the postings (never stored)."""
-        totals: dict[str, int] = {}
-        for _, entry in self.entries(session, entry_type="transaction"):
-            for posting in entry["postings"]:
-                totals[posting["account"]] = (
-                    totals.get(posting["account"], 0) + posting["amount_minor"]
-                )
-        return dict(sorted(totals.items()))
-
-    def export_lines(self, session: Session) -> Iterator[str]:
-        """The offline-audit export (see ``contracts.verify_export``) of every committed entry."""
-        size = self.size()
-        ledger = Ledger(_ReadOnlyStore(list(self.leaves(session, size))))
-        yield from ledger.export_lines(self._signer.private)
+    def export_lines(self) -> Iterator[str]:
+        """The offline-audit export (see ``contracts.verify_export``) of every committed entry;
+        leaf hashes come from the tree, which already holds them."""
+        return self.ledger().export_lines(self._signer.private)
 
     @staticmethod
     def _resolve(size: int | None, available: int) -> int:
@@ -177,10 +215,3 @@ class LogService:
         if not 0 <= size <= available:
             raise Invalid(f"size must be between 0 and {available}")
         return size
-
-
-class _ReadOnlyStore(InMemoryStore):
-    """The committed leaves, handed to ``contracts.Ledger`` for an export."""
-
-    def append(self, entry: bytes) -> int:  # pragma: no cover - exports never append
-        raise RuntimeError("exports are read-only")

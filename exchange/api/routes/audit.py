@@ -64,8 +64,8 @@ def consistency(
 
 
 @router.get("/audit/export", summary="JSON lines for `datalease verify-ledger`")
-def export(_: AuditorAccount, session: ReadSessionDep, exchange: ExchangeDep) -> StreamingResponse:
-    lines = list(exchange.log.export_lines(session))
+def export(_: AuditorAccount, exchange: ExchangeDep) -> StreamingResponse:
+    lines = list(exchange.log.export_lines())
     return StreamingResponse(
         iter(lines),
         media_type="application/x-ndjson",
