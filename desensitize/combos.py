@@ -8,6 +8,7 @@ codes. The level search in kanon.py works on both, never on rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Executor
 
 import numpy as np
 import pyarrow as pa
@@ -115,10 +116,17 @@ class ComboCounts:
         if not self.names:
             self._dense = None
 
-    def add(self, table: pa.Table) -> None:
+    def add(self, table: pa.Table, pool: Executor | None = None) -> None:
+        """Count a batch's combinations; with `pool`, columns are coded side by side (each
+        column has its own `StableCodes`, and hashing releases the GIL)."""
         if table.num_rows == 0:
             return
-        codes = {n: self._codes[n](whole(table.column(n))) for n in self.names}
+
+        def code(name: str) -> np.ndarray:
+            return self._codes[name](whole(table.column(name)))
+
+        mapper = pool.map if pool is not None else map
+        codes = dict(zip(self.names, mapper(code, self.names), strict=True))
         if self._dense is not None:
             cards = tuple(len(self._codes[n].known) for n in self.names)
             if np.prod(np.array(cards, dtype=np.float64)) <= self.DENSE:

@@ -213,6 +213,7 @@ class Desensitizer:
         self._states: dict[str, Any] = {}
         self._counting: Future | None = None
         self._checker = ThreadPoolExecutor(max_workers=1)  # the output's own class counts
+        self._survey_pool = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
         self._checking: Future | None = None
         self._early: dict[tuple[int, str], Future] = {}
         self.plan: KPlan | None = None
@@ -224,6 +225,7 @@ class Desensitizer:
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._checker.shutdown(wait=True, cancel_futures=True)
+        self._survey_pool.shutdown(wait=True, cancel_futures=True)
 
     @property
     def survey_columns(self) -> list[str]:
@@ -283,14 +285,20 @@ class Desensitizer:
         ctx = Context(self.keys, row_offset=offset)
         keep = ~self._drop_mask(table)
         if self.enforce:
-            bases = {qi.name: qi.ladder.base(_array(table, qi.name), ctx) for qi in self.qis}
+            # The first pass is the critical path: its columns are worked side by side.
+            pool = self._survey_pool
+
+            def base(qi: QuasiIdentifier) -> pa.Array:
+                return qi.ladder.base(_array(table, qi.name), ctx)
+
+            bases = dict(zip(self.qi_names, pool.map(base, self.qis), strict=True))
             if keep_bases and offset == 0:
                 self._bases = dict(bases)
             if self.l_column:
                 bases[L_VALUE] = self._l_base(table, ctx)
             if self.unit:
                 bases[UNIT] = _array(table, self.unit)
-            self._combos.add(_kept(pa.table(bases), keep))
+            self._combos.add(_kept(pa.table(bases), keep), pool)
         for name, parts in self._fits.items():
             parts.append(_kept(_array(table, name), keep))
 
