@@ -1,4 +1,5 @@
-"""The ``datalease`` command line: serve, accounts, verify-ledger, generate, demo."""
+"""The ``datalease`` command line: serve, accounts, verify-ledger, trace, generate, demo on
+the server host, and the workflow commands (exchange.commands) against a running exchange."""
 
 from __future__ import annotations
 
@@ -9,14 +10,30 @@ from pathlib import Path
 
 import typer
 
+from exchange.commands import register as register_workflow
+from exchange.commands.common import DEFAULT_URL, Target
+
 app = typer.Typer(help="datalease: desensitize and lease smart-city data.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Manage accounts (operator).", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 
 
 @app.callback()
-def main() -> None:
+def main(
+    ctx: typer.Context,
+    url: str = typer.Option(
+        DEFAULT_URL, "--url", envvar="DATALEASE_URL", help="the exchange the workflow commands use"
+    ),
+    key: str | None = typer.Option(
+        None,
+        "--key",
+        envvar="DATALEASE_KEY",
+        show_default=False,
+        help="your API key (prefer the variable: a command line is visible to other users)",
+    ),
+) -> None:
     """datalease: desensitize and lease smart-city data."""
+    ctx.obj = Target(url=url, key=key)
 
 
 @app.command()
@@ -206,6 +223,8 @@ def demo(
 
     sys.exit(run_demo(rows=rows, data_dir=data_dir))
 
+
+register_workflow(app)  # after the commands above, so `--help` lists those first
 
 if __name__ == "__main__":
     app()
