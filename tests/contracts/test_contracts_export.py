@@ -11,14 +11,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contracts import (
     Ledger,
+    Posting,
     SignedTreeHead,
+    Transaction,
     VerificationError,
     payment,
+    payout,
     public_key_bytes,
+    refund,
+    refund_from_shares,
+    split_from_escrow,
     verify_export,
     verify_export_file,
 )
-from tests.contracts.contracts_samples import T0
+from tests.contracts.contracts_samples import SHARES, T0
 
 HEADER = 1  # lines before the first entry
 
@@ -282,3 +288,102 @@ def test_blank_lines_are_tolerated_at_the_end_only(export: list[str], public_key
     report = verify_export(export, public_key)
     assert report.first_failing_index == 3
     assert "entry 3: a blank line stands before it" in report.reason
+
+
+@pytest.mark.parametrize(
+    ("bad_entries", "message"),
+    [
+        (  # the attack as found: a split with no payment behind it, escrow at -1,000,000
+            [split_from_escrow(1_000_000, SHARES, time=T0, lease_id="L-ghost")],
+            "a split of 1000000 CNY out of escrow has no payment of lease L-ghost behind it",
+        ),
+        (  # escrow as a whole stays positive, but the money is another lease's
+            [
+                payment("acme", 100, time=T0, lease_id="L5"),
+                payment("acme", 1_000, time=T0, lease_id="L6"),
+                split_from_escrow(1_000, SHARES, time=T0, lease_id="L5"),
+            ],
+            "exceeds what lease L5 has left there (100 paid, 0 already paid out)",
+        ),
+        (  # L1 was paid and split already: a second split has nothing left behind it
+            [split_from_escrow(120_001, SHARES, time=T0, lease_id="L1", tx_id="tx-again")],
+            "exceeds what lease L1 has left there (120001 paid, 120001 already paid out)",
+        ),
+        (  # L2 was refunded in full: its money cannot be split as well
+            [split_from_escrow(40_000, SHARES, time=T0, lease_id="L2")],
+            "exceeds what lease L2 has left there (40000 paid, 40000 already paid out)",
+        ),
+        (  # a refund taken back from the parties beyond what the lease paid
+            [refund_from_shares("acme", 120_002, SHARES, time=T0, lease_id="L1")],
+            "a refund of 120002 CNY for lease L1 exceeds what was paid for it (120001 paid",
+        ),
+        (  # a second refund of a lease refunded in full already
+            [refund("metro-lab", 40_000, time=T0, lease_id="L2", tx_id="tx-again")],
+            "a refund of 40000 CNY for lease L2 exceeds what was paid for it (40000 paid, "
+            "40000 refunded before)",
+        ),
+        (  # a refund of a lease that was never paid
+            [refund("acme", 1, time=T0, lease_id="L-unpaid")],
+            "a refund of 1 CNY for lease L-unpaid exceeds what was paid for it (0 paid",
+        ),
+        (  # money paid out of escrow itself, to no lease
+            [payout("escrow", 5, time=T0, reference="bank-1")],
+            "escrow goes negative (-5 CNY)",
+        ),
+        (
+            [
+                Transaction.create(
+                    "split",
+                    T0,
+                    [Posting("escrow", -10), Posting("platform", 10)],
+                    {"amount_minor": 10, "shares_bp": {"platform": 10_000}},
+                )
+            ],
+            "a split must name its lease in meta.lease_id; got None",
+        ),
+    ],
+)
+def test_escrow_rules_broken_by_the_operator_name_the_first_entry(
+    ledger: Ledger,
+    signing_key: Ed25519PrivateKey,
+    public_key: bytes,
+    bad_entries: list[Transaction],
+    message: str,
+) -> None:
+    for tx in bad_entries:
+        ledger.store.append(tx.leaf())  # balanced and exact: only the history is wrong
+    export = list(Ledger(ledger.store).export_lines(signing_key, now=T0))
+    report = verify_export(export, public_key)
+    assert not report.ok
+    assert report.first_failing_index == 6 + len(bad_entries)
+    assert report.reason.startswith(f"entry {6 + len(bad_entries)}: ")
+    assert message in report.reason
+
+
+def test_a_lease_paid_refunded_in_part_and_split_verifies(
+    ledger: Ledger, signing_key: Ed25519PrivateKey, public_key: bytes
+) -> None:
+    ledger.append_transaction(payment("acme", 1_000, time=T0, lease_id="L7"))
+    ledger.append_transaction(refund("acme", 400, time=T0, lease_id="L7"))
+    ledger.append_transaction(split_from_escrow(600, SHARES, time=T0, lease_id="L7"))
+    ledger.append_transaction(refund_from_shares("acme", 600, SHARES, time=T0, lease_id="L7"))
+    report = verify_export(list(ledger.export_lines(signing_key, now=T0)), public_key)
+    assert report.ok, report.reason
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_unbacked_split_is_named_when_its_lease_spans_worker_ranges(
+    tmp_path: Path, signing_key: Ed25519PrivateKey, public_key: bytes, workers: int
+) -> None:
+    log = Ledger()
+    log.append_transaction(payment("acme", 700, time=T0, lease_id="L-early"))
+    for lease in range(400):
+        log.append_record("access", {"lease_id": f"L{lease}"})
+    log.append_transaction(split_from_escrow(700, SHARES, time=T0, lease_id="L-early"))
+    again = split_from_escrow(700, SHARES, time=T0, lease_id="L-early", tx_id="tx-again")
+    log.store.append(again.leaf())
+    path = tmp_path / "ledger.jsonl"
+    path.write_text("".join(Ledger(log.store).export_lines(signing_key, now=T0)), "utf-8")
+    report = verify_export_file(path, public_key, workers=workers)
+    assert report.first_failing_index == 402
+    assert "exceeds what lease L-early has left there (700 paid, 700 already" in report.reason
