@@ -219,7 +219,7 @@ def demo(
     data_dir: Path | None = typer.Option(None, help="keep the demo's data here"),
 ) -> None:
     """Walk the whole exchange over HTTP as provider, buyer and auditor."""
-    from exchange.demo import run_demo
+    from examples.demo import run_demo
 
     sys.exit(run_demo(rows=rows, data_dir=data_dir))
 
