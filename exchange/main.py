@@ -11,6 +11,7 @@ from exchange.api.errors import ERROR_RESPONSES, install_error_handlers
 from exchange.api.idempotency import IdempotencyMiddleware
 from exchange.api.routes import ROUTERS
 from exchange.api.throttle import FailedAuthThrottle
+from exchange.console import install_console
 from exchange.context import Exchange
 from exchange.jobs import JobWorkers
 from exchange.services import extracts
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, exchange: Exchange | None = 
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)
+    install_console(app)
     return app
 
 

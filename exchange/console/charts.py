@@ -1,0 +1,407 @@
+"""Charts as Plotly figure specs, each with its text alternative (a summary and a table).
+
+The figures are plain dicts handed to plotly.js in the page; the table carries the same
+figures for screen readers, for copying, and for anyone whose browser runs no script.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+BEFORE, AFTER, ACCENT, MUTED = "#c2410c", "#15803d", "#1d4ed8", "#94a3b8"
+
+
+@dataclass
+class Chart:
+    id: str
+    title: str
+    summary: str  # one or two sentences: what the chart shows and its main reading
+    headers: list[str]
+    rows: list[list[Any]]
+    data: list[dict[str, Any]] = field(default_factory=list)
+    layout: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        layout = {
+            "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
+            "height": 320,
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "plot_bgcolor": "rgba(0,0,0,0)",
+            "font": {"family": "system-ui, sans-serif", "size": 12},
+            "legend": {"orientation": "h", "y": -0.2},
+            **self.layout,
+        }
+        return {"data": self.data, "layout": layout}
+
+
+def pct(share: float | None) -> str:
+    return "—" if share is None else f"{100 * share:.1f}%"
+
+
+def money(minor: int | float | None, currency: str = "CNY") -> str:
+    if minor is None:
+        return "—"
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{abs(minor) / 100:,.2f} {currency}"
+
+
+def _bands(risk: dict[str, Any]) -> list[float]:
+    """Share of rows in classes of one row, of 2..k-1 rows, and of k rows or more."""
+    unique = float(risk.get("unique_rows") or 0.0)
+    below = float(risk.get("rows_below_k") or 0.0)
+    return [unique, max(0.0, below - unique), max(0.0, 1.0 - below)]
+
+
+def risk_chart(report: dict[str, Any]) -> Chart:
+    before, after = report["risk_before"], report["risk_after"]
+    k = int(after.get("k") or before.get("k") or 1)
+    labels = ["1 row (unique)", f"2 to {k - 1} rows" if k > 2 else "2 rows", f"{k} rows or more"]
+    if k <= 2:
+        labels[1] = "between 1 and k rows"
+    b, a = _bands(before), _bands(after)
+    rows = [[label, pct(x), pct(y)] for label, x, y in zip(labels, b, a, strict=True)]
+    figures: list[tuple[str, str, Callable[[Any], str]]] = [
+        ("equivalence classes", "classes", str),
+        ("smallest class (rows)", "smallest_class", str),
+        ("highest re-identification risk", "max_risk", pct),
+        ("mean re-identification risk", "mean_risk", pct),
+        (f"{k}-anonymous", "k_anonymous", lambda v: "yes" if v else "no"),
+    ]
+    for name, key, fmt in figures:
+        rows.append([name, fmt(before.get(key)), fmt(after.get(key))])
+    summary = (
+        f"Share of rows by the size of their equivalence class over the released "
+        f"quasi-identifiers, before and after desensitization (k = {k}). Before: "
+        f"{pct(b[0])} of rows are unique and {pct(b[2])} sit in classes of at least {k}; "
+        f"after: {pct(a[0])} unique, {pct(a[2])} in classes of at least {k}. Highest risk "
+        f"{pct(before.get('max_risk'))} before, {pct(after.get('max_risk'))} after."
+    )
+    return Chart(
+        id="risk-chart",
+        title="Re-identification risk before and after: rows by class size",
+        summary=summary,
+        headers=["class size", "before", "after"],
+        rows=rows,
+        data=[
+            {
+                "type": "bar",
+                "name": "before",
+                "x": labels,
+                "y": [100 * v for v in b],
+                "marker": {"color": BEFORE},
+            },
+            {
+                "type": "bar",
+                "name": "after",
+                "x": labels,
+                "y": [100 * v for v in a],
+                "marker": {"color": AFTER},
+            },
+        ],
+        layout={"barmode": "group", "yaxis": {"title": {"text": "% of rows"}, "range": [0, 100]}},
+    )
+
+
+def utility_chart(report: dict[str, Any]) -> Chart | None:
+    columns = (report.get("utility") or {}).get("columns") or []
+    if not columns:
+        return None
+    names = [c["column"] for c in columns]
+    changed = [float(c.get("changed") or 0.0) for c in columns]
+    suppressed = [float(c.get("suppressed") or 0.0) for c in columns]
+    rows = []
+    for c in columns:
+        error = (
+            f"MAE {c['mae']:.4g}, MRE {pct(c.get('mre'))}"
+            if c.get("mae") is not None
+            else f"TVD {c['tvd']:.3f}"
+            if c.get("tvd") is not None
+            else "—"
+        )
+        rows.append(
+            [c["column"], c.get("kind", ""), pct(c.get("changed")), pct(c.get("suppressed")), error]
+        )
+    worst = max(columns, key=lambda c: float(c.get("changed") or 0.0))
+    summary = (
+        f"Per column, the share of values the release changes or suppresses. "
+        f"{len(columns)} columns measured; most changed: {worst['column']} "
+        f"({pct(worst.get('changed'))})."
+    )
+    return Chart(
+        id="utility-chart",
+        title="Utility: values changed per column",
+        summary=summary,
+        headers=["column", "kind", "changed", "suppressed", "error"],
+        rows=rows,
+        data=[
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": "changed",
+                "y": names,
+                "x": [100 * v for v in changed],
+                "marker": {"color": BEFORE},
+            },
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": "suppressed",
+                "y": names,
+                "x": [100 * v for v in suppressed],
+                "marker": {"color": MUTED},
+            },
+        ],
+        layout={
+            "barmode": "group",
+            "xaxis": {"title": {"text": "% of values"}, "range": [0, 100]},
+            "height": max(260, 40 * len(names) + 100),
+            "margin": {"l": 140},
+        },
+    )
+
+
+def revenue_chart(statement: dict[str, Any]) -> Chart:
+    currency = statement.get("currency", "CNY")
+    postings = sorted(statement.get("postings") or [], key=lambda p: p["time"])
+    times, totals, rows, running = [], [], [], 0
+    for p in postings:
+        running += int(p["amount_minor"])
+        times.append(p["time"])
+        totals.append(running / 100)
+        rows.append(
+            [
+                p["time"],
+                p["kind"],
+                p.get("lease_id") or "",
+                money(p["amount_minor"], currency),
+                money(running, currency),
+            ]
+        )
+    summary = (
+        f"The provider's balance over time, from {len(postings)} ledger postings; "
+        f"balance now {money(statement.get('balance_minor', running), currency)}."
+    )
+    return Chart(
+        id="revenue-chart",
+        title="Revenue over time",
+        summary=summary,
+        headers=["time", "kind", "lease", "amount", "balance"],
+        rows=rows,
+        data=[
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "line": {"shape": "hv", "color": AFTER},
+                "x": times,
+                "y": totals,
+                "name": "balance",
+            }
+        ],
+        layout={"yaxis": {"title": {"text": currency}}, "showlegend": False},
+    )
+
+
+def budget_gauge(budget: dict[str, Any]) -> Chart:
+    allowance = float(budget.get("epsilon_allowance") or 0.0)
+    spent = float(budget.get("epsilon_spent") or 0.0)
+    remaining = float(budget.get("epsilon_remaining") or max(0.0, allowance - spent))
+    queries = budget.get("queries") or []
+    rows = [
+        ["allowance", f"{allowance:g}"],
+        ["spent", f"{spent:g}"],
+        ["remaining", f"{remaining:g}"],
+        ["queries answered", str(len(queries))],
+    ]
+    if budget.get("delta_allowance"):
+        rows.append(
+            [
+                "δ spent / allowance",
+                f"{budget.get('delta_spent', 0):g} / {budget['delta_allowance']:g}",
+            ]
+        )
+    summary = (
+        f"ε spent by this lease's DP queries: {spent:g} of {allowance:g} "
+        f"({pct(spent / allowance if allowance else 0)}), {remaining:g} left."
+    )
+    return Chart(
+        id="budget-gauge",
+        title="Query budget (ε)",
+        summary=summary,
+        headers=["figure", "ε"],
+        rows=rows,
+        data=[
+            {
+                "type": "indicator",
+                "mode": "gauge+number",
+                "value": spent,
+                "number": {"suffix": f" / {allowance:g} ε", "valueformat": ".3~f"},
+                "gauge": {
+                    "axis": {"range": [0, allowance or 1]},
+                    "bar": {"color": BEFORE if allowance and spent / allowance > 0.8 else ACCENT},
+                    "steps": [{"range": [0, allowance or 1], "color": "#e2e8f0"}],
+                },
+            }
+        ],
+        layout={"height": 240, "margin": {"l": 30, "r": 30, "t": 20, "b": 10}},
+    )
+
+
+def balances_chart(revenue: dict[str, Any]) -> Chart:
+    currency = revenue.get("currency", "CNY")
+    balances = sorted((revenue.get("balances_minor") or {}).items(), key=lambda kv: kv[1])
+    parties = [name for name, _ in balances]
+    values = [v / 100 for _, v in balances]
+    rows = [[name, money(v, currency)] for name, v in balances]
+    rows.append(["sum (must be zero)", money(revenue.get("sum_minor", 0), currency)])
+    summary = (
+        f"Balance of each of {len(parties)} ledger accounts, derived from the postings; "
+        f"they sum to {money(revenue.get('sum_minor', 0), currency)} "
+        f"({'balanced' if revenue.get('balanced') else 'NOT balanced'}). Buyers' accounts "
+        "are negative by what they paid."
+    )
+    return Chart(
+        id="balances-chart",
+        title="Balances per party",
+        summary=summary,
+        headers=["party", "balance"],
+        rows=rows,
+        data=[
+            {
+                "type": "bar",
+                "orientation": "h",
+                "y": parties,
+                "x": values,
+                "marker": {"color": [BEFORE if v < 0 else AFTER for v in values]},
+            }
+        ],
+        layout={
+            "xaxis": {"title": {"text": currency}},
+            "showlegend": False,
+            "height": max(260, 36 * len(parties) + 100),
+            "margin": {"l": 260},
+        },
+    )
+
+
+def epsilon_chart(budgets: list[dict[str, Any]]) -> Chart:
+    names = [f"{b.get('name') or b['dataset_id']} ({b['dataset_id'][-6:]})" for b in budgets]
+    spent = [float(b.get("epsilon_spent") or 0.0) for b in budgets]
+    caps = [float(b.get("epsilon_cap") or 0.0) for b in budgets]
+    left = [max(0.0, c - s) for c, s in zip(caps, spent, strict=True)]
+    rows = [
+        [
+            b["dataset_id"],
+            b.get("name", ""),
+            f"{s:g}",
+            f"{c:g}",
+            "yes" if b.get("within_cap", True) else "NO",
+        ]
+        for b, s, c in zip(budgets, spent, caps, strict=True)
+    ]
+    summary = (
+        f"ε spent and left of the lifetime cap, per dataset ({len(budgets)} datasets); "
+        f"{sum(spent):g} spent in all."
+    )
+    return Chart(
+        id="epsilon-chart",
+        title="ε spent per dataset",
+        summary=summary,
+        headers=["dataset", "name", "ε spent", "ε cap", "within cap"],
+        rows=rows,
+        data=[
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": "spent",
+                "y": names,
+                "x": spent,
+                "marker": {"color": BEFORE},
+            },
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": "left",
+                "y": names,
+                "x": left,
+                "marker": {"color": MUTED},
+            },
+        ],
+        layout={
+            "barmode": "stack",
+            "xaxis": {"title": {"text": "ε"}},
+            "height": max(240, 40 * len(names) + 120),
+            "margin": {"l": 200},
+        },
+    )
+
+
+def timeline_chart(events: list[dict[str, Any]]) -> Chart:
+    kinds = Counter(e["type"] for e in events)
+    order = sorted(kinds)
+    summary = (
+        f"The last {len(events)} entries of the verifiable log by time and type: "
+        + ", ".join(f"{kinds[k]} {k}" for k in order)
+        + "."
+    )
+    return Chart(
+        id="timeline-chart",
+        title="Ledger timeline",
+        summary=summary,
+        headers=["type", "entries"],
+        rows=[[k, kinds[k]] for k in order],
+        data=[
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": [e["time"] for e in events],
+                "y": [e["type"] for e in events],
+                "text": [f"#{e['index']}" for e in events],
+                "marker": {"color": ACCENT, "size": 9, "opacity": 0.8},
+                "hoverinfo": "x+y+text",
+            }
+        ],
+        layout={
+            "showlegend": False,
+            "height": max(240, 28 * len(order) + 120),
+            "margin": {"l": 170},
+            "yaxis": {"categoryorder": "category descending"},
+        },
+    )
+
+
+def transparency_chart(report: dict[str, Any]) -> Chart:
+    cap = float(report.get("epsilon_cap") or 0.0)
+    spent = float(report.get("epsilon_spent") or 0.0)
+    leases = report.get("leases") or []
+    by_org: dict[str, float] = {}
+    for lease in leases:
+        org = lease.get("organisation") or "?"
+        by_org[org] = by_org.get(org, 0.0) + float(lease.get("epsilon") or 0.0)
+    names = list(by_org) + ["left"]
+    values = list(by_org.values()) + [max(0.0, cap - spent)]
+    summary = (
+        f"The dataset's lifetime privacy budget: ε {spent:g} of {cap:g} taken by "
+        f"{len(leases)} leases of {len(by_org)} organisations."
+    )
+    return Chart(
+        id="transparency-chart",
+        title="Privacy budget taken, per organisation",
+        summary=summary,
+        headers=["organisation", "ε"],
+        rows=[[n, f"{v:g}"] for n, v in zip(names, values, strict=True)],
+        data=[
+            {
+                "type": "pie",
+                "hole": 0.5,
+                "labels": names,
+                "values": values,
+                "sort": False,
+                "textinfo": "label+value",
+            }
+        ],
+        layout={"height": 300, "showlegend": False},
+    )
