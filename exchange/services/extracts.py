@@ -9,64 +9,122 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from desensitize import Keyring, Policy
 from desensitize.rules.base import Context
-from desensitize.watermark import dither, shuffle_order
+from desensitize.watermark import DITHER_SHARE
 from exchange import jobs
 from exchange.context import Exchange
 from exchange.db.dml import rowcount
 from exchange.db.models import MICRO, Account, Dataset, Job, Lease, Offer, Release
 from exchange.errors import Forbidden, MissingRow, NotFound
-from exchange.extract_writer import neutralise_formulas, neutralise_names
+from exchange.extract_writer import csv_chunks
 from exchange.jobs import JobRun
 from exchange.jobs.worker import Stopped
 from exchange.services import releases
 from exchange.services.datasets import require_policy
+from exchange.services.keyed_order import KeyedOrder
 from exchange.services.leases import lease_keys, now_utc
 from exchange.services.lifecycle import require_active
 
+BATCH_ROWS = 50_000  # release rows read, re-keyed and dealt to the order at once
 CSV_BATCH_ROWS = 50_000
 JOB_KIND = "extract"
+ORDER_LABEL = "extract-order"  # the lease key's purpose that ranks the extract's rows
 
 
 def _extract_context(lease_id: str) -> bytes:
     return f"extract:{lease_id}".encode()
 
 
-def project(exchange: Exchange, release: Release, lease: Lease) -> pa.Table:
-    """The lease's extract: the release's rows on the leased columns, pseudonyms re-keyed
-    with the lease's keys, noisy numbers dithered, rows in the lease's keyed order."""
-    policy = Policy.from_dict(release.policy)
-    keys = lease_keys(exchange, lease)
-    table = releases.read(exchange, release, lease.columns)
-    rows = table.column(releases.ROW).to_numpy()
-    columns = {
-        name: lease_values(policy, name, table.column(name).combine_chunks(), rows, keys)
-        for name in lease.columns
-    }
-    return pa.table(columns).take(pa.array(shuffle_order(keys, len(rows))))
-
-
 def lease_values(
     policy: Policy, name: str, values: pa.Array, rows: np.ndarray, keys: Keyring
 ) -> pa.Array:
     """One release column as a lease with `keys` gets it (release rows `rows`): pseudonyms
-    re-keyed, noisy numbers dithered, anything else as released. Leak tracing recomputes
-    a lease's fingerprints with it."""
+    re-keyed, noisy numbers dithered, anything else as released. Every value depends on its
+    own row only, so any batch of rows gets the values the whole column would. Leak tracing
+    recomputes a lease's fingerprints with it."""
     rule = policy.column(name).rule
     if rule is None:
         return values
     if rule.name in ("token", "fake"):
         return rule.transform(values, Context(keys))  # a keyed PRF of the release's token
     if rule.name == "noise":
-        return dither(values, rows, keys, name, rule.bounds)  # type: ignore[attr-defined]
+        return _dither(values, rows, keys, name, rule.bounds)  # type: ignore[attr-defined]
     return values
+
+
+def _dither(
+    values: pa.Array, rows: np.ndarray, keys: Keyring, column: str, bounds: tuple[float, float]
+) -> pa.Array:
+    """desensitize.watermark.dither, drawing only the release rows between the least and the
+    greatest of `rows` rather than every row before them too: the same values, in time and
+    memory of a batch (a test holds it to the library's own)."""
+    lower, upper = bounds
+    x = pc.fill_null(pc.cast(values, pa.float64()), np.nan).to_numpy(zero_copy_only=False)
+    shift = _keyed_uniform(keys, f"dither:{column}", rows) * 2 - 1
+    out = np.clip(x + shift * (upper - lower) * DITHER_SHARE, lower, upper)
+    return pa.array(out, mask=np.isnan(out))
+
+
+def _keyed_uniform(keys: Keyring, label: str, rows: np.ndarray) -> np.ndarray:
+    """The `rows`-th numbers of the keyed stream desensitize.watermark draws for `label`.
+
+    The stream is PCG64, one 64-bit step per number, so it is advanced to the first row
+    needed instead of being drawn from the start."""
+    if not len(rows):
+        return np.zeros(0)
+    low, high = int(rows.min()), int(rows.max())
+    bits = np.random.PCG64(int.from_bytes(keys.derive(label)[:16], "big"))  # as default_rng
+    bits.advance(low)
+    return np.random.Generator(bits).random(high - low + 1)[rows - low]
+
+
+def extract_batches(
+    exchange: Exchange, release: Release, lease: Lease, run: JobRun | None = None
+) -> Iterator[pa.RecordBatch]:
+    """The lease's extract: the release's rows on the leased columns, pseudonyms re-keyed
+    with the lease's keys, noisy numbers dithered, rows in the lease's keyed order.
+
+    Memory holds a batch of the release or a bucket of the order (KeyedOrder), never the
+    whole table. A row's place is its keyed rank, a function of the lease key and the row's
+    position in the release only: two leases order the same rows unrelatedly, and neither
+    order owes anything to the input's."""
+    policy = Policy.from_dict(release.policy)
+    keys = lease_keys(exchange, lease)
+    with releases.open_plaintext(exchange, release) as fh:
+        parquet = pq.ParquetFile(fh)
+        total = parquet.metadata.num_rows
+        with KeyedOrder(
+            exchange.store, keys.derive(ORDER_LABEL), total, f"extract-{lease.id}"
+        ) as order:
+            columns = [*lease.columns, releases.ROW]
+            done = 0
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+                _stop_if_cancelled(run)
+                rows = batch.column(releases.ROW).to_numpy()
+                order.add(_leased(policy, lease, batch, rows, keys), rows)
+                done += batch.num_rows
+                _report(run, 5 + 45 * done / total)
+            if not total:  # no rows: their types still make the file's schema
+                empty = pa.RecordBatch.from_pylist([], schema=parquet.schema_arrow)
+                rows = np.zeros(0, dtype=np.int64)
+                order.add(_leased(policy, lease, empty.select(columns), rows, keys), rows)
+            yield from order.batches()
+
+
+def _leased(
+    policy: Policy, lease: Lease, batch: pa.RecordBatch, rows: np.ndarray, keys: Keyring
+) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays(
+        [lease_values(policy, n, batch.column(n), rows, keys) for n in lease.columns],
+        names=list(lease.columns),
+    )
 
 
 def start_download(
@@ -130,25 +188,30 @@ def build_extract(exchange: Exchange, lease_id: str, run: JobRun | None = None) 
     # A name of its own: two workers making the same extract must not overwrite each other.
     name = f"extract-{lease.id}-{secrets.token_hex(4)}"
     data_key = exchange.store.new_data_key()
-    extract = project(exchange, release, lease)
-    _report(run, 40)
-    with (
-        exchange.store.writer(name, data_key, context=_extract_context(lease.id)) as writer,
-        pq.ParquetWriter(writer, extract.schema) as parquet,
-    ):
-        for start in range(0, extract.num_rows, CSV_BATCH_ROWS):
-            if run is not None and run.cancelled:
-                raise Stopped
-            parquet.write_table(extract.slice(start, CSV_BATCH_ROWS))
-            done = min(start + CSV_BATCH_ROWS, extract.num_rows)
-            _report(run, 40 + 55 * done / extract.num_rows, done)
+    rows = 0
+    with exchange.store.writer(name, data_key, context=_extract_context(lease.id)) as writer:
+        parquet: pq.ParquetWriter | None = None
+        for batch in extract_batches(exchange, release, lease, run):
+            _stop_if_cancelled(run)
+            parquet = parquet or pq.ParquetWriter(writer, batch.schema)
+            if batch.num_rows:
+                parquet.write_batch(batch)
+            rows += batch.num_rows
+            _report(run, 50 + 45 * rows / max(release.rows, 1), rows)
+        if parquet is not None:
+            parquet.close()
     if run is not None and run.cancelled:
         exchange.store.delete(name)
         raise Stopped
     with exchange.sessions() as session:
-        lease = _record(session, exchange, lease, release, name, data_key, writer, extract)
+        lease = _record(session, exchange, lease, release, name, data_key, writer, rows)
         session.commit()
     return lease
+
+
+def _stop_if_cancelled(run: JobRun | None) -> None:
+    if run is not None and run.cancelled:
+        raise Stopped
 
 
 def _report(run: JobRun | None, percent: float, rows_done: int | None = None) -> None:
@@ -164,7 +227,7 @@ def _record(
     name: str,
     data_key: bytes,
     writer: Any,
-    extract: pa.Table,
+    rows: int,
 ) -> Lease:
     """Point the lease at its new extract and log the receipt, unless another worker
     recorded one first (then this one is deleted)."""
@@ -175,7 +238,7 @@ def _record(
             extract_name=name,
             extract_wrapped_key=exchange.master.wrap(data_key, context=_extract_context(lease.id)),
             extract_sha256=writer.plaintext_sha256,
-            extract_rows=extract.num_rows,
+            extract_rows=rows,
             release_id=release.id,
         )
     )
@@ -201,7 +264,7 @@ def _record(
         raw_sha256=dataset.raw_sha256,
         extract_sha256=writer.plaintext_sha256,
         key_id=lease.key_id,
-        rows=extract.num_rows,
+        rows=rows,
         k=offer.k,
         epsilon=str(lease.extract_epsilon_micro / MICRO),
         suppressed_rows=release.report.get("rows_suppressed", 0),
@@ -285,12 +348,4 @@ def stream_csv(exchange: Exchange, lease: Lease) -> Iterator[bytes]:
     """UTF-8 CSV, batch by batch, with spreadsheet formulas neutralised in cells and header."""
     with _open(exchange, lease) as fh:
         parquet = pq.ParquetFile(fh)  # the decrypting reader seeks, so memory stays bounded
-        names = neutralise_names(parquet.schema_arrow.names)  # column names come from uploads
-        header = True
-        for batch in parquet.iter_batches(batch_size=CSV_BATCH_ROWS):
-            frame = neutralise_formulas(batch.to_pandas())
-            frame.columns = names
-            yield frame.to_csv(index=False, header=header).encode("utf-8")
-            header = False
-        if header:  # an empty extract still has its header line
-            yield pd.DataFrame(columns=names).to_csv(index=False).encode("utf-8")
+        yield from csv_chunks(parquet.schema_arrow, parquet.iter_batches(batch_size=CSV_BATCH_ROWS))

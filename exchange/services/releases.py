@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from desensitize import Keyring, ParquetSource, Policy, apply_batches
 from exchange.context import Exchange
+from exchange.crypto.reader import BlobReader
 from exchange.db.models import Account, Dataset, Lease, Release
 from exchange.errors import Conflict
 from exchange.services.ids import new_id
@@ -123,12 +124,15 @@ def _public_report(report: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in report.items() if k != "key_id"}, "columns": columns}
 
 
+def open_plaintext(exchange: Exchange, release: Release) -> BlobReader:
+    """The release's Parquet file, decrypted on the fly as it is read (it seeks)."""
+    key = exchange.master.unwrap(release.wrapped_key, context=_context(release.id))
+    return exchange.store.open_plaintext(release.storage_name, key, context=_context(release.id))
+
+
 def read(exchange: Exchange, release: Release, columns: list[str]) -> pa.Table:
     """Columns of a release (decrypted on the fly), with each row's input position."""
-    key = exchange.master.unwrap(release.wrapped_key, context=_context(release.id))
-    with exchange.store.open_plaintext(
-        release.storage_name, key, context=_context(release.id)
-    ) as fh:
+    with open_plaintext(exchange, release) as fh:
         return pq.read_table(fh, columns=[*columns, ROW])
 
 
