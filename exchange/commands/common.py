@@ -27,6 +27,7 @@ from exchange.client import ApiError, Client, ClientError, JobFailed
 from exchange.client.models import ApiModel, Job
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+ID_HEADERS = {"id", "offer", "dataset", "lease", "account", "job"}
 JSON_OPTION = typer.Option(False, "--json", help="print JSON for scripts instead of text")
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -107,8 +108,8 @@ def fields(pairs: Sequence[tuple[str, Any]], title: str | None = None) -> None:
 def rows(headers: Sequence[str], values: Sequence[Sequence[Any]], title: str | None = None) -> None:
     table = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
-        # The first column holds ids people copy into the next command: never wrapped.
-        table.add_column(header, overflow="fold", no_wrap=i == 0)
+        # Ids are copied into the next command: never wrapped.
+        table.add_column(header, overflow="fold", no_wrap=i == 0 or header in ID_HEADERS)
     for row in values:
         table.add_row(*["" if v is None else str(v) for v in row])
     out.print(table)

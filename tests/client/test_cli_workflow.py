@@ -107,9 +107,8 @@ def test_buyer_and_auditor_commands(running: Running, citizens_csv: Path, tmp_pa
     assert got["path"] == str(out) and got["job"]["state"] == "done"
     assert got["sha256"] == got["extract_sha256"]
     answer = datalease(
-        running, "buyer", "lease", "query", lease["id"], "--op", "count", "--epsilon", "0.5",
-        "--json",
-    )  # fmt: skip
+        running, "buyer", "lease", "query", lease["id"], "--op", "count", "--epsilon", "0.5", "--json"
+    )
     assert answer["op"] == "count"
     leases = datalease(running, "buyer", "lease", "list", "--json")
     assert lease["id"] in {item["id"] for item in leases}
