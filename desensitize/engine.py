@@ -40,7 +40,7 @@ from desensitize.risk import risk_from_class_sizes, utility_report
 from desensitize.rules.base import Context, Rule
 from desensitize.rules.noise import ROW_BLOCK
 
-__all__ = ["Desensitized", "Desensitizer", "Report", "apply"]
+__all__ = ["Counted", "Desensitized", "Desensitizer", "Report", "Tally", "apply"]
 
 L_VALUE = "__l_value__"  # the l-diversity attribute, carried beside the quasi-identifiers
 UNIT = "__unit__"  # the privacy unit (the person), carried the same way
@@ -174,6 +174,39 @@ class _Kept:
 
     def result(self) -> pa.Array:
         return _kept(self.future.result(), self.keep)
+
+
+class Counted(ComboCounts):
+    """Combination counts made by other engines and merged (column `COUNT` holds the rows),
+    read where an engine reads its own: a run whose batches several engines work, each on
+    its own machine (desensitize.distributed), is planned and reported by one of them."""
+
+    def __init__(self, table: pa.Table | None) -> None:
+        super().__init__([n for n in table.column_names if n != COUNT] if table else [])
+        self._table = table
+
+    def add(self, table: pa.Table, pool: Any = None) -> None:
+        raise TypeError("merged counts take no more rows")
+
+    def table(self, *, encoded: bool = False) -> pa.Table | None:
+        return self._table
+
+    def sizes(self) -> np.ndarray:
+        if self._table is None:
+            return np.zeros(0, dtype=np.int64)
+        return self._table[COUNT].to_numpy()
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What pass two of one engine counted, to be merged with other engines' tallies."""
+
+    output: pa.Table | None  # the output's own classes (as `finish` checks them)
+    raw: pa.Table | None  # the input's own quasi-identifier combinations
+    rows_in: int
+    rows_out: int
+    rows_dropped: int
+    rows_suppressed: int
 
 
 class Desensitizer:
@@ -323,6 +356,8 @@ class Desensitizer:
                 unit_column=UNIT if self.unit else None,
                 linked=self.linked,
                 l_label=self.l_column,
+                search=self.policy.search,
+                quality=self.policy.quality,
             )
 
     def _rule(self, name: str) -> Rule:
@@ -419,6 +454,53 @@ class Desensitizer:
         self.rows_suppressed += started.suppressed
         self.rows_out += out.num_rows
         return out, started.keep
+
+    # A run split over several engines: each surveys, or transforms, its own batches and
+    # hands over what it counted; one engine merges that, plans, and reports.
+
+    def surveyed(self) -> tuple[pa.Table | None, dict[str, pa.Array]]:
+        """Pass one's combination counts (values, not codes) and the values to fit."""
+        fits = {
+            name: pa.concat_arrays(parts) if parts else pa.array([], pa.float64())
+            for name, parts in self._fits.items()
+        }
+        return self._combos.table(), fits
+
+    def use_survey(self, counts: pa.Table | None, fits: Mapping[str, pa.Array]) -> None:
+        """Pass one done by other engines: their merged counts and values, for `prepare`."""
+        self._combos = Counted(counts)
+        self._fits = {name: [fits[name]] for name in self._fits}
+
+    def use_plan(self, plan: KPlan | None, states: Mapping[str, Any]) -> None:
+        """Pass two with the plan and fitted states another engine's `prepare` made."""
+        self.plan, self._states, self._combos = plan, dict(states), None
+
+    @property
+    def states(self) -> dict[str, Any]:
+        """What `prepare` fitted, per column."""
+        return dict(self._states)
+
+    def tally(self) -> Tally:
+        """What pass two counted so far (every started batch must be completed)."""
+        if self._counting is not None:
+            self._counting.result()
+        if self._checking is not None:
+            self._checking.result()
+        raw = self._raw.table() if self.qis and not self.enforce else None
+        return Tally(
+            self._out.table(),
+            raw,
+            self.rows_in,
+            self.rows_out,
+            self.rows_dropped,
+            self.rows_suppressed,
+        )
+
+    def use_tally(self, tally: Tally) -> None:
+        """Pass two done by other engines: their merged tally, for `finish`."""
+        self._out, self._raw = Counted(tally.output), Counted(tally.raw)
+        self.rows_in, self.rows_out = tally.rows_in, tally.rows_out
+        self.rows_dropped, self.rows_suppressed = tally.rows_dropped, tally.rows_suppressed
 
     def _before_sizes(self) -> np.ndarray:
         if self._before is not None:

@@ -1,0 +1,474 @@
+"""Desensitize partitioned Parquet on a Dask cluster: the engine's two passes as map-reduce.
+
+The input is a directory of Parquet files (or a list of files) on any fsspec
+filesystem, read in natural name order as one table. Each file's rows get their
+global positions from the files' footers, so keyed rules and noise see the same row
+offsets as the single-process engine. Work is cut into *pieces* of whole noise blocks
+(`ROW_BLOCK` rows, counted from the first row of the whole input): a piece takes the
+blocks that start in its file and reads the few rows of a block that straddles into
+the next file, so no noise block is ever split and every row gets exactly the noise
+`apply_stream` gives it.
+
+Pass one surveys each piece on a worker (the engine's combination counts, and the
+value counts of columns whose rule fits quantiles); the client merges them and plans
+once (levels, suppression, l-diversity, persons). Pass two transforms each piece on
+a worker and writes one output file per piece into a hidden staging directory; the
+client merges the output's own class counts, checks k and l on them, and only then
+moves the files into place. The release is the same rows, with the same values, as
+`apply_stream` on the files concatenated, and the report is the same.
+
+Secrets and raw values reach the workers as worker plugins, not as task arguments
+or scattered data: a plugin lives in the memory of the scheduler and of each worker
+(and is given to workers that join later), never in a worker's spillable data store
+or in a task graph; it is removed from every worker when the run ends. The keyring
+travels that way, and so does the plan, which can hold the raw ids of suppressed
+persons. Per-piece counts do come back as task results (they hold level-0 values and,
+with a privacy unit, persons' ids); the client gathers each as soon as it is ready,
+but a cluster handling raw data should not spill to unencrypted disk.
+"""
+
+from __future__ import annotations
+
+import bisect
+import resource
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from dask.utils import natural_sort_key
+from distributed import Client, WorkerPlugin, as_completed, get_client
+
+from desensitize.engine import COUNT, UTILITY_ROWS, Desensitizer, Report, Tally, measure_utility
+from desensitize.errors import DataError
+from desensitize.keys import Keyring, as_keyring
+from desensitize.policy import Policy, as_policy
+from desensitize.rules.noise import ROW_BLOCK
+from desensitize.stream import SURVEY_ROWS, _rebatch, _Sink
+
+__all__ = ["Partitions", "Piece", "apply_dask"]
+
+_SUFFIXES = (".parquet", ".pq")
+READ_ROWS = 65_536
+# Merged counts are re-grouped once this many rows of partial counts have come in, so
+# the client holds about the distinct combinations plus this, whatever the pieces.
+MERGE_ROWS = 2_000_000
+_SHARED: dict[tuple[str, str], Any] = {}  # on a worker: what the running jobs' plugins hold
+
+
+class _Shared(WorkerPlugin):
+    """One value of one run, held in each worker's memory while the run lasts."""
+
+    def __init__(self, run: str, field: str, value: Any) -> None:
+        self.run, self.field, self.value = run, field, value
+        self.name = f"datalease-{run}-{field}"
+
+    def setup(self, worker: Any) -> None:
+        _SHARED[(self.run, self.field)] = self.value
+
+    def teardown(self, worker: Any) -> None:
+        _SHARED.pop((self.run, self.field), None)
+
+
+def _shared(run: str, field: str) -> Any:
+    try:
+        return _SHARED[(run, field)]
+    except KeyError:
+        raise RuntimeError(f"this worker holds no {field} for run {run}") from None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Rows [start, stop) of one file."""
+
+    path: str
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Rows [offset, offset + rows) of the whole input: whole noise blocks."""
+
+    index: int
+    offset: int
+    rows: int
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True)
+class Partitions:
+    """Parquet files read as one table, in order, with their row counts from the footers."""
+
+    fs: Any  # an fsspec filesystem (picklable: it travels with each task)
+    paths: tuple[str, ...]
+    rows: tuple[int, ...]
+    schema: pa.Schema
+
+    @classmethod
+    def discover(
+        cls,
+        source: str | Path | Sequence[str | Path],
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> Partitions:
+        """The Parquet files of a directory (hidden ones and `_`-prefixed ones skipped,
+        as Dask and Arrow skip them) in natural name order, or the given files in order."""
+        options = dict(storage_options or {})
+        many = not isinstance(source, str | Path)
+        urls = [str(s) for s in source] if many else [str(source)]  # type: ignore[union-attr]
+        if not urls:
+            raise DataError("no Parquet files given")
+        fs, _ = fsspec.core.url_to_fs(urls[0], **options)
+        paths = [fs._strip_protocol(url) for url in urls]
+        if not many and fs.isdir(paths[0]):
+            root = paths[0].rstrip("/")
+            found = [
+                path
+                for path in fs.find(root)
+                if path.endswith(_SUFFIXES)
+                and not any(p.startswith((".", "_")) for p in path[len(root) :].split("/") if p)
+            ]
+            paths = sorted(found, key=natural_sort_key)
+            if not paths:
+                raise DataError(f"{Path(root).name}: no Parquet files in the directory")
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            footers = list(pool.map(lambda path: _footer(fs, path), paths))
+        schema = footers[0][1]
+        for path, (_, other) in zip(paths, footers, strict=True):
+            if other.names != schema.names or other.types != schema.types:
+                raise DataError(f"{Path(path).name}: its columns differ from the first file's")
+        return cls(fs, tuple(paths), tuple(rows for rows, _ in footers), schema)
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows)
+
+    def pieces(self) -> list[Piece]:
+        """Each file's share of whole blocks: those that start in it, including the rows
+        of its last block that lie in the files after it (at least one piece)."""
+        starts = np.concatenate(([0], np.cumsum(self.rows))).tolist()
+        total = starts[-1]
+        if total == 0:
+            return [Piece(0, 0, 0, (Segment(self.paths[0], 0, 0),))]
+        pieces: list[Piece] = []
+        for start, stop in zip(starts[:-1], starts[1:], strict=True):
+            first = -(-start // ROW_BLOCK) * ROW_BLOCK
+            last = min(-(-stop // ROW_BLOCK) * ROW_BLOCK, total)
+            if first < last:
+                segments = self._segments(starts, first, last)
+                pieces.append(Piece(len(pieces), first, last - first, segments))
+        return pieces
+
+    def _segments(self, starts: list[int], first: int, last: int) -> tuple[Segment, ...]:
+        at = bisect.bisect_right(starts, first) - 1
+        segments = []
+        while first < last:
+            stop = min(starts[at + 1], last)
+            if stop > first:
+                segments.append(Segment(self.paths[at], first - starts[at], stop - starts[at]))
+            first, at = stop, at + 1
+        return tuple(segments)
+
+
+def _footer(fs: Any, path: str) -> tuple[int, pa.Schema]:
+    try:
+        with fs.open(path, "rb") as fh:
+            file = pq.ParquetFile(fh)
+            return file.metadata.num_rows, file.schema_arrow
+    except (pa.ArrowInvalid, OSError):
+        raise DataError(f"{Path(path).name}: not a readable Parquet file") from None
+
+
+def _read(fs: Any, piece: Piece, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """The piece's rows of `columns`, reading only the row groups that hold them."""
+    for segment in piece.segments:
+        with fs.open(segment.path, "rb") as fh:
+            file = pq.ParquetFile(fh)
+            groups, first, at = [], None, 0
+            for group in range(file.metadata.num_row_groups):
+                rows = file.metadata.row_group(group).num_rows
+                if at < segment.stop and at + rows > segment.start:
+                    groups.append(group)
+                    first = at if first is None else first
+                at += rows
+            if not groups:
+                continue
+            skip, left = segment.start - first, segment.stop - segment.start
+            for batch in file.iter_batches(READ_ROWS, row_groups=groups, columns=columns):
+                if skip >= batch.num_rows:
+                    skip -= batch.num_rows
+                    continue
+                batch = batch.slice(skip, left)
+                skip, left = 0, left - batch.num_rows
+                yield batch
+                if not left:
+                    break
+
+
+def _block_rows(rows: int) -> int:
+    return -(-rows // ROW_BLOCK) * ROW_BLOCK
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+@dataclass(frozen=True)
+class _Survey:
+    counts: pa.Table | None
+    fits: dict[str, pa.Table]  # per column: distinct values ("v") and rows ("n")
+
+
+def _survey_piece(run: str, policy: Policy, parts: Partitions, piece: Piece) -> _Survey:
+    """Pass one over a piece (runs on a worker)."""
+    with Desensitizer(policy, _shared(run, "keys")) as engine:
+        rows = _block_rows(SURVEY_ROWS)
+        for offset, table in _rebatch(_read(parts.fs, piece, engine.survey_columns), rows):
+            engine.survey(table, piece.offset + offset)
+        counts, fits = engine.surveyed()
+    tallied = {}
+    for name, values in fits.items():
+        found = pc.value_counts(values)
+        tallied[name] = pa.table({"v": found.field("values"), "n": found.field("counts")})
+    return _Survey(counts, tallied)
+
+
+@dataclass(frozen=True)
+class _Done:
+    index: int
+    tally: Tally
+    sample: tuple[pa.Table, pa.Table, np.ndarray] | None  # rows for the utility report
+    peak_mb: float
+
+
+def _transform_piece(
+    run: str,
+    policy: Policy,
+    parts: Partitions,
+    piece: Piece,
+    out_fs: Any,
+    out_path: str,
+    batch_rows: int,
+    row_ids: str | None,
+) -> _Done:
+    """Pass two over a piece, written to `out_path` (runs on a worker)."""
+    plan, states = _shared(run, "plan")
+    sample: list[tuple[pa.Table, pa.Table, np.ndarray]] = []
+    with Desensitizer(policy, _shared(run, "keys")) as engine, out_fs.open(out_path, "wb") as fh:
+        engine.use_plan(plan, states)
+        sink = _Sink(fh, "parquet")
+        batches = _rebatch(_read(parts.fs, piece, policy.required_columns), batch_rows)
+        for local, table in batches:
+            offset = piece.offset + local
+            out, kept = engine.transform(table, offset)
+            engine.count_raw(table)
+            if offset < UTILITY_ROWS:
+                head = kept[: UTILITY_ROWS - offset]
+                shown = int(head.sum())
+                sample.append((table.slice(0, len(head)), out.slice(0, shown), head))
+            if row_ids:
+                out = out.append_column(row_ids, pa.array(offset + np.flatnonzero(kept)))
+            sink.write(out)
+        if sink.schema is None:  # an empty input still gets the policy's columns
+            empty = parts.schema.empty_table().select(policy.required_columns)
+            out = engine.transform(empty, 0)[0]
+            if row_ids:
+                out = out.append_column(row_ids, pa.array([], pa.int64()))
+            sink.write(out)
+        sink.close()
+        tally = engine.tally()
+    joined = None
+    if sample:
+        befores, afters, keeps = zip(*sample, strict=True)
+        joined = (pa.concat_tables(befores), pa.concat_tables(afters), np.concatenate(keeps))
+    return _Done(piece.index, tally, joined, _peak_mb())
+
+
+class _CountMerger:
+    """Partial combination counts merged by their values as they come in."""
+
+    def __init__(self) -> None:
+        self.parts: list[pa.Table] = []
+        self.rows = 0
+
+    def add(self, counts: pa.Table | None) -> None:
+        if counts is not None and counts.num_rows:
+            self.parts.append(counts)
+            self.rows += counts.num_rows
+            if self.rows > MERGE_ROWS and len(self.parts) > 1:
+                self._merge()
+
+    def _merge(self) -> None:
+        table = pa.concat_tables(self.parts, promote_options="permissive")
+        names = [n for n in table.column_names if n != COUNT]
+        if names:
+            table = table.group_by(names, use_threads=False).aggregate([(COUNT, "sum")])
+            table = table.rename_columns([*names, COUNT])
+        else:
+            table = pa.table({COUNT: [int(pc.sum(table[COUNT]).as_py())]})
+        self.parts, self.rows = [table], table.num_rows
+
+    def table(self) -> pa.Table | None:
+        if not self.parts:
+            return None
+        if len(self.parts) > 1:
+            self._merge()
+        return self.parts[0]
+
+
+def _fit_values(tallies: list[pa.Table]) -> pa.Array:
+    """A column's values (in no particular order) from its per-piece value counts."""
+    table = pa.concat_tables(tallies, promote_options="permissive")
+    table = table.group_by("v", use_threads=False).aggregate([("n", "sum")])
+    repeats = np.repeat(np.arange(table.num_rows), table["n_sum"].to_numpy())
+    return table["v"].combine_chunks().take(pa.array(repeats))
+
+
+def _client(client: Client | str | None) -> Client:
+    if isinstance(client, Client):
+        return client
+    if isinstance(client, str):
+        return Client(client)
+    return get_client()
+
+
+def apply_dask(
+    source: str | Path | Sequence[str | Path],
+    sink: str | Path,
+    policy: Policy | Mapping[str, Any],
+    keys: Keyring | bytes,
+    *,
+    client: Client | str | None = None,
+    batch_rows: int = 100_000,
+    row_ids: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Report:
+    """Desensitize partitioned Parquet `source` into the directory `sink` on a Dask
+    cluster (see the module doc); `sink` must not exist yet or be empty.
+
+    `client` is a `distributed.Client`, a scheduler address, or None for the current
+    client. The output is one `part-NNNNN.parquet` per piece; read in name order they
+    are the rows `apply_stream` writes. `row_ids` as for `apply_batches`.
+    """
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be positive, got {batch_rows}")
+    policy, keys = as_policy(policy), as_keyring(keys)
+    parts = Partitions.discover(source, storage_options)
+    policy.validate_for(parts.schema)
+    out_fs, out_root = fsspec.core.url_to_fs(str(sink), **dict(storage_options or {}))
+    out_root = out_root.rstrip("/")
+    if out_fs.exists(out_root) and out_fs.ls(out_root):
+        raise DataError(f"{Path(out_root).name}: the output directory is not empty")
+    dask = _client(client)
+    run = secrets.token_hex(8)
+    staging = f"{out_root}/.staging-{run}"
+    out_fs.makedirs(staging, exist_ok=True)
+    plugins: list[str] = []
+
+    def share(field: str, value: Any) -> None:
+        plugin = _Shared(run, field, value)
+        dask.register_plugin(plugin, name=plugin.name)
+        plugins.append(plugin.name)
+
+    try:
+        share("keys", keys)
+        pieces = parts.pieces()
+        with Desensitizer(policy, keys) as engine:
+            if engine.survey_columns:
+                _pass_one(dask, run, policy, parts, pieces, engine)
+            engine.prepare()
+            share("plan", (engine.plan, engine.states))
+            names = [f"part-{piece.index:05d}.parquet" for piece in pieces]
+            paths = [f"{staging}/{name}" for name in names]
+            tasks = (run, policy, parts, pieces, out_fs, paths, _block_rows(batch_rows), row_ids)
+            utility = _pass_two(dask, engine, *tasks)
+            report = engine.finish(utility)  # raises if the output fails k or l
+        for name in names:
+            out_fs.mv(f"{staging}/{name}", f"{out_root}/{name}")
+        return report
+    finally:
+        for name in plugins:
+            dask.unregister_worker_plugin(name)
+        if out_fs.exists(staging):
+            out_fs.rm(staging, recursive=True)
+        if isinstance(client, str):
+            dask.close()
+
+
+def _pass_one(
+    dask: Client,
+    run: str,
+    policy: Policy,
+    parts: Partitions,
+    pieces: list[Piece],
+    engine: Desensitizer,
+) -> None:
+    """Survey the pieces on the workers; the client's engine gets the merged counts."""
+    counts = _CountMerger()
+    fits: dict[str, list[pa.Table]] = {name: [] for name in engine.surveyed()[1]}
+    futures = [
+        dask.submit(_survey_piece, run, policy, parts, piece, pure=False) for piece in pieces
+    ]
+    for future, survey in as_completed(futures, with_results=True):
+        counts.add(survey.counts)
+        for name, tally in survey.fits.items():
+            fits[name].append(tally)
+        future.release()  # the workers drop it: it holds raw quasi-identifier values
+    engine.use_survey(counts.table(), {name: _fit_values(t) for name, t in fits.items()})
+
+
+def _pass_two(
+    dask: Client,
+    engine: Desensitizer,
+    run: str,
+    policy: Policy,
+    parts: Partitions,
+    pieces: list[Piece],
+    out_fs: Any,
+    paths: list[str],
+    batch_rows: int,
+    row_ids: str | None,
+) -> dict[str, Any] | None:
+    """Transform and write the pieces on the workers; the client's engine gets the merged
+    tally. Returns the utility report of the input's first rows."""
+    futures = [
+        dask.submit(
+            _transform_piece,
+            run,
+            policy,
+            parts,
+            piece,
+            out_fs,
+            path,
+            batch_rows,
+            row_ids,
+            pure=False,
+        )
+        for piece, path in zip(pieces, paths, strict=True)
+    ]
+    output, raw = _CountMerger(), _CountMerger()
+    rows = [0, 0, 0, 0]
+    samples: dict[int, tuple[pa.Table, pa.Table, np.ndarray]] = {}
+    for future, done in as_completed(futures, with_results=True):
+        output.add(done.tally.output)
+        raw.add(done.tally.raw)
+        tally = done.tally
+        counted = (tally.rows_in, tally.rows_out, tally.rows_dropped, tally.rows_suppressed)
+        rows = [a + b for a, b in zip(rows, counted, strict=True)]
+        if done.sample is not None:
+            samples[done.index] = done.sample
+        future.release()
+    engine.use_tally(Tally(output.table(), raw.table(), *rows))
+    if not rows[0]:
+        return None
+    before, after, kept = zip(*(samples[i] for i in sorted(samples)), strict=True)
+    return measure_utility(
+        policy, pa.concat_tables(before), pa.concat_tables(after), np.concatenate(kept)
+    )
