@@ -21,8 +21,9 @@ Secrets and raw values reach the workers as worker plugins, not as task argument
 or scattered data: a plugin lives in the memory of the scheduler and of each worker
 (and is given to workers that join later), never in a worker's spillable data store
 or in a task graph; it is removed from every worker when the run ends. The keyring
-travels that way, and so does the plan, which can hold the raw ids of suppressed
-persons. Per-piece counts do come back as task results (they hold level-0 values and,
+travels that way, and so do the plan, which can hold the raw ids of suppressed
+persons, and the `FileCodec`, which can hold the data key of encrypted partitions
+(files stay sealed at rest; workers decrypt them in memory as they read). Per-piece counts do come back as task results (they hold level-0 values and,
 with a privacy unit, persons' ids); the client gathers each as soon as it is ready,
 but a cluster handling raw data should not spill to unencrypted disk.
 """
@@ -30,13 +31,12 @@ but a cluster handling raw data should not spill to unencrypted disk.
 from __future__ import annotations
 
 import bisect
-import resource
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import fsspec
 import numpy as np
@@ -53,7 +53,7 @@ from desensitize.policy import Policy, as_policy
 from desensitize.rules.noise import ROW_BLOCK
 from desensitize.stream import SURVEY_ROWS, _rebatch, _Sink
 
-__all__ = ["Partitions", "Piece", "apply_dask"]
+__all__ = ["FileCodec", "Partitions", "Piece", "apply_dask"]
 
 _SUFFIXES = (".parquet", ".pq")
 READ_ROWS = 65_536
@@ -75,6 +75,20 @@ class _Shared(WorkerPlugin):
 
     def teardown(self, worker: Any) -> None:
         _SHARED.pop((self.run, self.field), None)
+
+
+class FileCodec:
+    """How input files are read and output files written: as they are, by default. A
+    subclass may decrypt and encrypt (AES-GCM partitions at rest) with a key it holds;
+    it reaches the workers as the keyring does, so the key is in no task."""
+
+    def reader(self, fs: Any, path: str) -> BinaryIO:
+        """A readable, seekable binary file of the plaintext."""
+        return fs.open(path, "rb")
+
+    def writer(self, fs: Any, path: str) -> BinaryIO:
+        """A writable binary file; what is written is stored (sealed) once it is closed."""
+        return fs.open(path, "wb")
 
 
 def _shared(run: str, field: str) -> Any:
@@ -117,6 +131,7 @@ class Partitions:
         cls,
         source: str | Path | Sequence[str | Path],
         storage_options: Mapping[str, Any] | None = None,
+        codec: FileCodec | None = None,
     ) -> Partitions:
         """The Parquet files of a directory (hidden ones and `_`-prefixed ones skipped,
         as Dask and Arrow skip them) in natural name order, or the given files in order."""
@@ -139,7 +154,7 @@ class Partitions:
             if not paths:
                 raise DataError(f"{Path(root).name}: no Parquet files in the directory")
         with ThreadPoolExecutor(max_workers=8) as pool:
-            footers = list(pool.map(lambda path: _footer(fs, path), paths))
+            footers = list(pool.map(lambda path: _footer(fs, path, codec or FileCodec()), paths))
         schema = footers[0][1]
         for path, (_, other) in zip(paths, footers, strict=True):
             if other.names != schema.names or other.types != schema.types:
@@ -177,19 +192,22 @@ class Partitions:
         return tuple(segments)
 
 
-def _footer(fs: Any, path: str) -> tuple[int, pa.Schema]:
+def _footer(fs: Any, path: str, codec: FileCodec) -> tuple[int, pa.Schema]:
     try:
-        with fs.open(path, "rb") as fh:
+        with codec.reader(fs, path) as fh:
             file = pq.ParquetFile(fh)
             return file.metadata.num_rows, file.schema_arrow
     except (pa.ArrowInvalid, OSError):
         raise DataError(f"{Path(path).name}: not a readable Parquet file") from None
 
 
-def _read(fs: Any, piece: Piece, columns: list[str]) -> Iterator[pa.RecordBatch]:
+def _read(
+    fs: Any, piece: Piece, columns: list[str], codec: FileCodec | None = None
+) -> Iterator[pa.RecordBatch]:
     """The piece's rows of `columns`, reading only the row groups that hold them."""
+    codec = codec or FileCodec()
     for segment in piece.segments:
-        with fs.open(segment.path, "rb") as fh:
+        with codec.reader(fs, segment.path) as fh:
             file = pq.ParquetFile(fh)
             groups, first, at = [], None, 0
             for group in range(file.metadata.num_row_groups):
@@ -216,10 +234,6 @@ def _block_rows(rows: int) -> int:
     return -(-rows // ROW_BLOCK) * ROW_BLOCK
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
 @dataclass(frozen=True)
 class _Survey:
     counts: pa.Table | None
@@ -230,7 +244,9 @@ def _survey_piece(run: str, policy: Policy, parts: Partitions, piece: Piece) -> 
     """Pass one over a piece (runs on a worker)."""
     with Desensitizer(policy, _shared(run, "keys")) as engine:
         rows = _block_rows(SURVEY_ROWS)
-        for offset, table in _rebatch(_read(parts.fs, piece, engine.survey_columns), rows):
+        for offset, table in _rebatch(
+            _read(parts.fs, piece, engine.survey_columns, _shared(run, "codec")), rows
+        ):
             engine.survey(table, piece.offset + offset)
         counts, fits = engine.surveyed()
     tallied = {}
@@ -245,7 +261,6 @@ class _Done:
     index: int
     tally: Tally
     sample: tuple[pa.Table, pa.Table, np.ndarray] | None  # rows for the utility report
-    peak_mb: float
 
 
 def _transform_piece(
@@ -261,10 +276,14 @@ def _transform_piece(
     """Pass two over a piece, written to `out_path` (runs on a worker)."""
     plan, states = _shared(run, "plan")
     sample: list[tuple[pa.Table, pa.Table, np.ndarray]] = []
-    with Desensitizer(policy, _shared(run, "keys")) as engine, out_fs.open(out_path, "wb") as fh:
+    codec = _shared(run, "codec")
+    with (
+        Desensitizer(policy, _shared(run, "keys")) as engine,
+        codec.writer(out_fs, out_path) as fh,
+    ):
         engine.use_plan(plan, states)
         sink = _Sink(fh, "parquet")
-        batches = _rebatch(_read(parts.fs, piece, policy.required_columns), batch_rows)
+        batches = _rebatch(_read(parts.fs, piece, policy.required_columns, codec), batch_rows)
         for local, table in batches:
             offset = piece.offset + local
             out, kept = engine.transform(table, offset)
@@ -288,7 +307,7 @@ def _transform_piece(
     if sample:
         befores, afters, keeps = zip(*sample, strict=True)
         joined = (pa.concat_tables(befores), pa.concat_tables(afters), np.concatenate(keeps))
-    return _Done(piece.index, tally, joined, _peak_mb())
+    return _Done(piece.index, tally, joined)
 
 
 class _CountMerger:
@@ -349,18 +368,21 @@ def apply_dask(
     batch_rows: int = 100_000,
     row_ids: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    codec: FileCodec | None = None,
 ) -> Report:
     """Desensitize partitioned Parquet `source` into the directory `sink` on a Dask
     cluster (see the module doc); `sink` must not exist yet or be empty.
 
     `client` is a `distributed.Client`, a scheduler address, or None for the current
     client. The output is one `part-NNNNN.parquet` per piece; read in name order they
-    are the rows `apply_stream` writes. `row_ids` as for `apply_batches`.
+    are the rows `apply_stream` writes. `row_ids` as for `apply_batches`; `codec` reads
+    and writes the files (e.g. decrypting and encrypting them).
     """
     if batch_rows < 1:
         raise ValueError(f"batch_rows must be positive, got {batch_rows}")
     policy, keys = as_policy(policy), as_keyring(keys)
-    parts = Partitions.discover(source, storage_options)
+    codec = codec or FileCodec()
+    parts = Partitions.discover(source, storage_options, codec)
     policy.validate_for(parts.schema)
     out_fs, out_root = fsspec.core.url_to_fs(str(sink), **dict(storage_options or {}))
     out_root = out_root.rstrip("/")
@@ -379,6 +401,7 @@ def apply_dask(
 
     try:
         share("keys", keys)
+        share("codec", codec)
         pieces = parts.pieces()
         with Desensitizer(policy, keys) as engine:
             if engine.survey_columns:
