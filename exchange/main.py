@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from exchange.api.errors import ERROR_RESPONSES, install_error_handlers
+from exchange.api.errors import install_error_handlers
 from exchange.api.idempotency import IdempotencyMiddleware
+from exchange.api.openapi import COMMON_ERRORS, errors, install_docs
 from exchange.api.routes import ROUTERS
 from exchange.api.throttle import FailedAuthThrottle
 from exchange.console import install_console
@@ -39,8 +40,14 @@ def create_app(settings: Settings | None = None, *, exchange: Exchange | None = 
         title="datalease",
         version="0.1.0",
         description="Desensitize and lease smart-city data: upload, policy, offer, lease, "
-        "pay and split, extract, audit.",
+        "pay and split, extract, audit.\n\n"
+        "Every request but the public ones carries an API key: `Authorization: Bearer "
+        "dl_...` (the Authorize button). Errors have one body: "
+        '`{"error": {"code": "...", "message": "..."}}`. Amounts are in fen (minor units).',
         lifespan=lifespan,
+        # Served from the app's own assets by install_docs: no CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.exchange = exchange
     app.state.jobs = workers
@@ -54,7 +61,8 @@ def create_app(settings: Settings | None = None, *, exchange: Exchange | None = 
     )
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router, responses=ERROR_RESPONSES)
+        app.include_router(router, responses=errors(*COMMON_ERRORS))
+    install_docs(app)
     install_console(app)
     return app
 

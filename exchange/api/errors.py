@@ -22,6 +22,9 @@ log = logging.getLogger("datalease")
 
 
 class ErrorDetail(BaseModel):
+    """A stable machine-readable code, a message safe to show, and for invalid input
+    each field at fault (never the value sent)."""
+
     code: str
     message: str
     details: list[dict[str, Any]] | None = None

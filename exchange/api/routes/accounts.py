@@ -13,6 +13,7 @@ from exchange.api.deps import (
     ReadSessionDep,
     SessionDep,
 )
+from exchange.api.openapi import account_errors, role_errors
 from exchange.api.schemas import AccountCreate, AccountCreated, AccountPublic
 from exchange.db.models import Account
 from exchange.errors import NotFound
@@ -31,7 +32,9 @@ SECRET_NOTE = (
     status_code=201,
     response_model=AccountCreated,
     summary="Create an account and its first API key (shown once)",
-    description=SECRET_NOTE,
+    description="**Who:** operators. Creates an account with one role (provider, buyer, "
+    "auditor or operator) and its first API key; logged. " + SECRET_NOTE,
+    responses=role_errors((409, "a replay of a request whose answer showed a key"), 422),
 )
 def create(
     body: AccountCreate, session: SessionDep, operator: OperatorAccount, exchange: ExchangeDep
@@ -48,13 +51,25 @@ def create(
     return AccountCreated(**AccountPublic.of(issued.account).model_dump(), api_key=issued.api_key)
 
 
-@router.get("/me", response_model=AccountPublic)
+@router.get(
+    "/me",
+    response_model=AccountPublic,
+    summary="The account the API key belongs to",
+    responses=account_errors(),
+)
 def me(account: CurrentAccount) -> AccountPublic:
+    """**Who:** any account. Shows whose key this is and its role."""
     return AccountPublic.of(account)
 
 
-@router.get("/accounts", response_model=list[AccountPublic])
+@router.get(
+    "/accounts",
+    response_model=list[AccountPublic],
+    summary="Every account, oldest first",
+    responses=role_errors(),
+)
 def list_accounts(session: ReadSessionDep, _: OperatorAccount) -> list[AccountPublic]:
+    """**Who:** operators. Lists every account (never a key or its hash)."""
     return [
         AccountPublic.of(a) for a in session.scalars(select(Account).order_by(Account.created_at))
     ]
@@ -65,7 +80,9 @@ def list_accounts(session: ReadSessionDep, _: OperatorAccount) -> list[AccountPu
     status_code=201,
     response_model=AccountCreated,
     summary="Issue a new API key (shown once); old keys stay valid until revoked",
-    description=SECRET_NOTE,
+    description="**Who:** operators. Issues another key for the account, e.g. to replace "
+    "a lost one; logged. " + SECRET_NOTE,
+    responses=role_errors(404, (409, "a replay of a request whose answer showed a key")),
 )
 def rotate_key(
     account_id: str, session: SessionDep, operator: OperatorAccount, exchange: ExchangeDep
@@ -77,10 +94,17 @@ def rotate_key(
     return AccountCreated(**AccountPublic.of(account).model_dump(), api_key=issued.api_key)
 
 
-@router.post("/accounts/{account_id}/revoke-keys", response_model=AccountPublic)
+@router.post(
+    "/accounts/{account_id}/revoke-keys",
+    response_model=AccountPublic,
+    summary="Revoke every API key of the account",
+    responses=role_errors(404),
+)
 def revoke_account_keys(
     account_id: str, session: SessionDep, operator: OperatorAccount, exchange: ExchangeDep
 ) -> AccountPublic:
+    """**Who:** operators. Every key of the account stops working at once (then 401); the
+    account and its history stay, and a new key may be issued. Logged."""
     account = _account(session, account_id)
     revoked = revoke_keys(session, account.id)
     exchange.log.record(

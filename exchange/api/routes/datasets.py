@@ -15,7 +15,9 @@ from exchange.api.deps import (
     SessionDep,
 )
 from exchange.api.multipart_stream import parse_upload
+from exchange.api.openapi import account_errors, role_errors
 from exchange.api.schemas import DatasetPublic, PreviewPublic
+from exchange.api.schemas.examples import POLICY
 from exchange.context import Exchange
 from exchange.db.models import Account
 from exchange.errors import Invalid, PayloadTooLarge
@@ -29,6 +31,10 @@ router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 MULTIPART_OVERHEAD = 64 * 1024
 _DEFAULTS = {name: f.default for name, f in Settings.model_fields.items()}
 UPLOAD_DESCRIPTION = f"""
+**Who:** providers. The file is encrypted as it streams in, profiled (column kinds, a
+suggested policy; DP estimates drawn from the provider's allowance) and logged; no
+policy is set yet, and nothing is offered until an offer is published.
+
 Upload a CSV or Parquet file as multipart field `file`. Registration reads it once, in
 bounded memory, and refuses it as soon as it passes a limit (set by the operator through
 the environment; defaults in brackets):
@@ -80,7 +86,14 @@ UPLOAD_BODY = {
                             "detected when absent",
                         },
                     },
-                }
+                },
+                "example": {
+                    "file": "citizens.csv",
+                    "name": "citizens",
+                    "grade": "general",
+                    "domain": "population",
+                    "description": "registered residents of one district",
+                },
             }
         },
     }
@@ -94,6 +107,11 @@ UPLOAD_BODY = {
     summary="Upload a CSV or Parquet file as multipart field 'file', within the upload limits",
     description=UPLOAD_DESCRIPTION,
     openapi_extra=UPLOAD_BODY,
+    responses=role_errors(
+        400,
+        (413, "larger than an upload limit (bytes, decoded bytes or rows)"),
+        (422, "unreadable file, a bad form field, too many columns or too long a value"),
+    ),
 )
 async def upload_dataset(
     request: Request, account: ProviderAccount, exchange: ExchangeDep
@@ -190,13 +208,27 @@ def _register(
         return dataset
 
 
-@router.get("", response_model=list[DatasetPublic])
+@router.get(
+    "",
+    response_model=list[DatasetPublic],
+    summary="Datasets: a provider's own; all for auditors and operators",
+    responses=account_errors((403, "buyers browse the catalog instead")),
+)
 def list_datasets(session: ReadSessionDep, account: CurrentAccount) -> list[DatasetPublic]:
+    """**Who:** a provider sees its own datasets; auditors and operators see all; buyers
+    are refused (they browse `/v1/catalog`). Oldest first."""
     return [DatasetPublic.of(d) for d in svc.list_for(session, account)]
 
 
-@router.get("/{dataset_id}", response_model=DatasetPublic)
+@router.get(
+    "/{dataset_id}",
+    response_model=DatasetPublic,
+    summary="One dataset: schema, profile with a suggested policy, policy and budget",
+    responses=account_errors((403, "a buyer, or another provider's dataset"), 404),
+)
 def get_dataset(dataset_id: str, session: ReadSessionDep, account: CurrentAccount) -> DatasetPublic:
+    """**Who:** the dataset's provider, auditors and operators. The profile's
+    `suggested_policy` is a starting point for `PUT .../policy`."""
     return DatasetPublic.of(svc.get_owned(session, dataset_id, account))
 
 
@@ -204,6 +236,47 @@ def get_dataset(dataset_id: str, session: ReadSessionDep, account: CurrentAccoun
     "/{dataset_id}/policy",
     response_model=DatasetPublic,
     summary="Set the desensitization policy (see the profile's suggested_policy)",
+    responses=role_errors(
+        (403, "not the dataset's provider"),
+        404,
+        (409, "an active offer promises a larger k than the new policy's"),
+        (422, "the policy is invalid, names an unknown column or does not fit its values"),
+    ),
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["columns"],
+                        "properties": {
+                            "k": {"type": "integer", "minimum": 1},
+                            "l_diversity": {
+                                "type": "object",
+                                "description": "{column: sensitive column, l: integer >= 1}",
+                            },
+                            "max_suppression": {
+                                "type": "number",
+                                "minimum": 0,
+                                "exclusiveMaximum": 1,
+                            },
+                            "privacy_unit": {
+                                "type": "object",
+                                "description": "{column: the person's id column, "
+                                "max_rows: rows one person may have}; default: one row",
+                            },
+                            "columns": {
+                                "type": "object",
+                                "additionalProperties": {"type": "object"},
+                                "description": "column -> {class, rule, rule parameters}",
+                            },
+                        },
+                    },
+                    "example": POLICY,
+                }
+            }
+        }
+    },
 )
 def put_policy(
     dataset_id: str,
@@ -212,6 +285,10 @@ def put_policy(
     exchange: ExchangeDep,
     policy: dict[str, Any] = Body(...),
 ) -> DatasetPublic:
+    """**Who:** the dataset's provider. Each column gets a class (identifier,
+    quasi_identifier, sensitive, attribute, drop) and a rule (token, mask, fake, generalize,
+    noise, keep, ...); `k`, `l_diversity` and `max_suppression` bound the release. The policy is
+    checked against the data before it is kept, and its hash is logged."""
     dataset = svc.get_owned(session, dataset_id, account)
     svc.set_policy(session, exchange, dataset, account, policy)
     session.commit()
@@ -222,6 +299,12 @@ def put_policy(
     "/{dataset_id}/preview",
     response_model=PreviewPublic,
     summary="Desensitized real rows, for the dataset's own provider only; each view is logged",
+    responses=role_errors(
+        (403, "not the dataset's provider"),
+        404,
+        (409, "the dataset has no policy yet"),
+        (422, "fewer rows than k, or rows out of range"),
+    ),
 )
 def get_preview(
     dataset_id: str,
@@ -230,6 +313,9 @@ def get_preview(
     exchange: ExchangeDep,
     rows: int = Query(20, ge=1, le=200),
 ) -> dict[str, Any]:
+    """**Who:** the dataset's provider only (not auditors or operators: these are real
+    rows). Up to `rows` rows desensitized under the current policy with a preview-only
+    key, the risk before and after, utility, and each noisy column's error."""
     dataset = svc.get_owned(session, dataset_id, account)
     out = svc.preview(session, exchange, dataset, account, rows=rows)
     session.commit()

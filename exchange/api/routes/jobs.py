@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from exchange.api.deps import CurrentAccount, ReadSessionDep
+from exchange.api.openapi import account_errors
+from exchange.api.schemas import JobPublic
 from exchange.db.models import Job
 from exchange.jobs import queue
 
@@ -33,8 +35,11 @@ def accepted(request: Request, job: Job) -> JSONResponse:
     "/jobs/{job_id}",
     summary="A job's state (queued, running, done, failed), progress 0-100, rows done, "
     "error and result link",
-    description="Seen by the account whose request started it and by operators; anyone "
-    "else gets 404.",
+    description="**Who:** the account whose request started the job, and operators; "
+    "anyone else gets 404, as if it did not exist. Poll it after a `202 Accepted` (its "
+    "`Retry-After` says how often); once `done`, `result.href` is where the product is.",
+    response_model=JobPublic,
+    responses=account_errors((404, "no such job, or another account's")),
 )
 def get_job(job_id: str, session: ReadSessionDep, account: CurrentAccount) -> dict[str, Any]:
     job = queue.get_job(session, job_id, account)

@@ -17,8 +17,20 @@ from exchange.api.deps import (
     SessionDep,
     require,
 )
+from exchange.api.openapi import account_errors, role_errors
 from exchange.api.routes.jobs import accepted
-from exchange.api.schemas import Decision, LeaseCreate, LeasePublic, QuoteCreate
+from exchange.api.schemas import (
+    Decision,
+    JobPublic,
+    LeaseCreate,
+    LeasePublic,
+    LeaseReceipts,
+    QueryBudget,
+    QueryResult,
+    QuoteCreate,
+    QuotePublic,
+)
+from exchange.api.schemas.examples import JOB_ID, LEASE_ID
 from exchange.api.schemas.queries import QueryCreate
 from exchange.context import Exchange
 from exchange.db.models import Account, Lease
@@ -26,6 +38,20 @@ from exchange.services import extracts, leases, queries
 
 router = APIRouter(prefix="/v1", tags=["leases"])
 RevokerAccount = Annotated[Account, Depends(require("provider", "operator"))]
+_NOT_YOURS = (403, "another buyer's lease, or a lease on another provider's dataset")
+_QUEUED_JOB = {
+    "id": JOB_ID,
+    "kind": "extract",
+    "subject": LEASE_ID,
+    "state": "queued",
+    "progress": 0,
+    "rows_done": 0,
+    "error": None,
+    "attempts": 0,
+    "result": None,
+    "created_at": "2026-11-26T18:19:39.912131+00:00",
+    "updated_at": "2026-11-26T18:19:39.912131+00:00",
+}
 
 
 def _public(lease: Lease) -> LeasePublic:
@@ -48,28 +74,66 @@ def _request(body: LeaseCreate) -> leases.LeaseRequest:
     "/quotes",
     status_code=201,
     tags=["quotes"],
+    response_model=QuotePublic,
     summary="A deterministic, itemised price quote in fen",
+    responses=role_errors(
+        404, (409, "the offer is withdrawn"), (422, "terms the offer does not allow")
+    ),
 )
 def create_quote(body: QuoteCreate, session: ReadSessionDep, buyer: BuyerAccount) -> dict[str, Any]:
+    """**Who:** buyers. What the lease described by the body would cost now: every
+    factor (rows, columns, grade, period, epsilon, exclusivity) as an exact fraction, and
+    the total. Nothing is stored; the same request gives the same total."""
     return leases.quote_request(session, _request(body))
 
 
-@router.post("/leases", status_code=201, response_model=LeasePublic)
+@router.post(
+    "/leases",
+    status_code=201,
+    response_model=LeasePublic,
+    summary="Request a lease: approved at once for general data, else by the provider",
+    responses=role_errors(
+        404,
+        (
+            409,
+            "the offer is withdrawn, promises a k the release does not have, the release "
+            "could be joined with one the buyer holds, or the dataset's budget is spent",
+        ),
+        (422, "a purpose, period, column or epsilon the offer does not allow"),
+    ),
+)
 def request_lease(
     body: LeaseCreate, session: SessionDep, buyer: BuyerAccount, exchange: ExchangeDep
 ) -> LeasePublic:
+    """**Who:** buyers. Checks the request against the offer's terms and prices it; a
+    lease on general-grade data that fits is `approved` at once, one on important data
+    stays `requested` until the provider decides. The epsilon is reserved from the
+    dataset's budget. Logged."""
     lease = leases.request_lease(session, exchange, buyer, _request(body))
     session.commit()
     return _public(lease)
 
 
-@router.get("/leases", response_model=list[LeasePublic])
+@router.get(
+    "/leases",
+    response_model=list[LeasePublic],
+    summary="Leases: a buyer's own, a provider's datasets', all for auditors and operators",
+    responses=account_errors(),
+)
 def list_leases(session: ReadSessionDep, account: CurrentAccount) -> list[LeasePublic]:
+    """**Who:** any account; each sees the leases it is party to (auditors and operators
+    see all). Status is as of now: a paid lease past its end shows `expired`."""
     return [_public(lease) for lease in leases.list_leases(session, account)]
 
 
-@router.get("/leases/{lease_id}", response_model=LeasePublic)
+@router.get(
+    "/leases/{lease_id}",
+    response_model=LeasePublic,
+    summary="One lease: terms, price, status, budget and downloads used",
+    responses=account_errors(_NOT_YOURS, 404),
+)
 def get_lease(lease_id: str, session: ReadSessionDep, account: CurrentAccount) -> LeasePublic:
+    """**Who:** the lease's buyer, the dataset's provider, auditors and operators."""
     return _public(leases.get_lease(session, lease_id, account))
 
 
@@ -88,7 +152,14 @@ def _decide(
     return _public(lease)
 
 
-@router.post("/leases/{lease_id}/approve", response_model=LeasePublic)
+@router.post(
+    "/leases/{lease_id}/approve",
+    response_model=LeasePublic,
+    summary="Approve a requested lease; the buyer may then pay",
+    responses=role_errors(
+        (403, "not the dataset's provider"), 404, (409, "the lease is not requested"), 422
+    ),
+)
 def approve(
     lease_id: str,
     session: SessionDep,
@@ -96,10 +167,18 @@ def approve(
     exchange: ExchangeDep,
     body: Decision | None = None,
 ) -> LeasePublic:
+    """**Who:** the dataset's provider. The optional body gives a reason; logged."""
     return _decide(session, exchange, provider, lease_id, True, body)
 
 
-@router.post("/leases/{lease_id}/reject", response_model=LeasePublic)
+@router.post(
+    "/leases/{lease_id}/reject",
+    response_model=LeasePublic,
+    summary="Reject a requested lease; its epsilon reservation is released",
+    responses=role_errors(
+        (403, "not the dataset's provider"), 404, (409, "the lease is not requested"), 422
+    ),
+)
 def reject(
     lease_id: str,
     session: SessionDep,
@@ -107,6 +186,7 @@ def reject(
     exchange: ExchangeDep,
     body: Decision | None = None,
 ) -> LeasePublic:
+    """**Who:** the dataset's provider. The optional body gives a reason; logged."""
     return _decide(session, exchange, provider, lease_id, False, body)
 
 
@@ -114,16 +194,34 @@ def reject(
     "/leases/{lease_id}/pay",
     response_model=LeasePublic,
     summary="Pay an approved lease (send an Idempotency-Key to retry safely)",
+    responses=role_errors(
+        (403, "another buyer's lease"),
+        404,
+        (409, "already paid, or not approved"),
+    ),
 )
 def pay(
     lease_id: str, session: SessionDep, buyer: BuyerAccount, exchange: ExchangeDep
 ) -> LeasePublic:
+    """**Who:** the lease's buyer. Pays the quoted price into escrow and splits it at
+    once by the offer's shares (double-entry postings in the log); the lease becomes
+    `active`. Send an `Idempotency-Key`: a retry then never pays twice."""
     lease = leases.pay(session, exchange, buyer, lease_id)
     session.commit()
     return _public(lease)
 
 
-@router.post("/leases/{lease_id}/revoke", response_model=LeasePublic)
+@router.post(
+    "/leases/{lease_id}/revoke",
+    response_model=LeasePublic,
+    summary="Revoke a lease: its data stops flowing at once",
+    responses=role_errors(
+        (403, "not the dataset's provider nor an operator"),
+        404,
+        (409, "the lease is already revoked, rejected or over"),
+        422,
+    ),
+)
 def revoke(
     lease_id: str,
     session: SessionDep,
@@ -131,6 +229,8 @@ def revoke(
     exchange: ExchangeDep,
     body: Decision | None = None,
 ) -> LeasePublic:
+    """**Who:** the dataset's provider, or an operator. Downloads and queries stop; an
+    unused paid lease is refunded in part. The optional body gives a reason; logged."""
     lease = leases.revoke(session, exchange, actor, lease_id, body.reason if body else "")
     session.commit()
     return _public(lease)
@@ -139,12 +239,41 @@ def revoke(
 @router.get(
     "/leases/{lease_id}/extract",
     summary="Download the extract while the lease is active",
-    description="The extract is made by a job the first time it is asked for: until it is "
+    description="**Who:** the lease's buyer, while the lease is active. "
+    "The extract is made by a job the first time it is asked for: until it is "
     "ready the answer is `202 Accepted` with the job (`GET /v1/jobs/{id}`, also in the "
     "Location header); ask again once the job is done. A download counts against the "
     "lease's allowance when its last chunk is sent: an interrupted download uses up nothing.",
     response_class=StreamingResponse,
-    responses={202: {"description": "the extract is being made; the body is the job"}},
+    responses={
+        200: {
+            "description": "the desensitized extract; headers `x-extract-sha256` and "
+            "`x-receipt-index` name its hash and its receipt in the log",
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string", "format": "binary"},
+                    "example": "citizen_id,birth_date,district,monthly_income\n"
+                    "tk_aa32fb1ae4371460,1962,福田区,9120.5\n",
+                },
+                "application/vnd.apache.parquet": {
+                    "schema": {"type": "string", "format": "binary"}
+                },
+            },
+        },
+        202: {
+            "description": "the extract is being made; the body is the job, also in the "
+            "Location header",
+            "model": JobPublic,
+            "content": {"application/json": {"example": _QUEUED_JOB}},
+        },
+        **role_errors(
+            (403, "another buyer's lease, a revoked lease, or every download used"),
+            404,
+            (409, "the lease is not paid yet"),
+            (410, "the lease has ended"),
+            422,
+        ),
+    },
 )
 def download_extract(
     lease_id: str,
@@ -174,7 +303,18 @@ def download_extract(
     )
 
 
-@router.post("/leases/{lease_id}/queries", summary="A differentially private aggregate")
+@router.post(
+    "/leases/{lease_id}/queries",
+    response_model=QueryResult,
+    summary="A differentially private aggregate",
+    responses=role_errors(
+        (403, "another buyer's lease, or a revoked one"),
+        404,
+        (409, "the lease's epsilon or delta allowance is spent, or it is not paid yet"),
+        (410, "the lease has ended"),
+        (422, "an unknown operation, a column outside the lease or an identifier"),
+    ),
+)
 def run_query(
     lease_id: str,
     body: QueryCreate,
@@ -183,6 +323,10 @@ def run_query(
     buyer: BuyerAccount,
     exchange: ExchangeDep,
 ) -> dict[str, Any]:
+    """**Who:** the lease's buyer, while the lease is active. Counts, sums, means,
+    histograms and grouped counts and sums over the lease's rows with calibrated noise;
+    each answer's epsilon (and delta, for groups found by partition selection) is charged
+    to the lease's allowance and logged with its accounting record."""
     lease = leases.get_lease(reads, lease_id, buyer)
     answered = queries.compute(reads, exchange, lease, body.model_dump(exclude_none=True))
     reads.commit()
@@ -195,18 +339,26 @@ def run_query(
 @router.get(
     "/leases/{lease_id}/budget",
     summary="The lease's query allowance and each query's spend with its accounting record",
+    response_model=QueryBudget,
+    responses=account_errors(_NOT_YOURS, 404),
 )
 def query_budget(lease_id: str, session: ReadSessionDep, account: CurrentAccount) -> dict[str, Any]:
+    """**Who:** the lease's buyer, the dataset's provider, auditors and operators."""
     return queries.budget_ledger(session, leases.get_lease(session, lease_id, account))
 
 
 @router.get(
     "/leases/{lease_id}/receipts",
     summary="The lease's desensitization receipt with its inclusion proof",
+    response_model=LeaseReceipts,
+    responses=account_errors(_NOT_YOURS, 404),
 )
 def receipts(
     lease_id: str, session: ReadSessionDep, account: CurrentAccount, exchange: ExchangeDep
 ) -> dict[str, Any]:
+    """**Who:** the lease's buyer, the dataset's provider, auditors and operators. The
+    receipt made with the extract (policy, release, rows, extract hash), with the proof
+    that it is in the signed log; empty until the extract is made."""
     lease = leases.get_lease(session, lease_id, account)
     found = [
         (index, entry)

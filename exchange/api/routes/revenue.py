@@ -8,14 +8,23 @@ from fastapi import APIRouter
 
 from contracts import provider_account
 from exchange.api.deps import ExchangeDep, ProviderAccount, ReadSessionDep
+from exchange.api.openapi import role_errors
+from exchange.api.schemas import RevenueStatement
 
 router = APIRouter(prefix="/v1", tags=["revenue"])
 
 
-@router.get("/revenue")
+@router.get(
+    "/revenue",
+    response_model=RevenueStatement,
+    summary="The provider's revenue statement: each posting and the balance",
+    responses=role_errors(),
+)
 def statement(
     provider: ProviderAccount, session: ReadSessionDep, exchange: ExchangeDep
 ) -> dict[str, Any]:
+    """**Who:** providers, for their own ledger account. Every posting the ledger made to
+    it (its share of each paid lease, refunds), in fen, and the balance."""
     account = provider_account(provider.id)
     lines = []
     for index, entry in exchange.log.entries(session, entry_type="transaction"):

@@ -1,8 +1,25 @@
 """Request (``XCreate``) and response (``XPublic``) shapes; internals never reach a response."""
 
 from exchange.api.schemas.accounts import AccountCreate, AccountCreated, AccountPublic
+from exchange.api.schemas.audit import (
+    AuditEvent,
+    AuditHead,
+    ConsistencyProof,
+    DatasetBudget,
+    Health,
+    InclusionProof,
+    LeaseReceipts,
+    LogEntry,
+    PublicKey,
+    RevenueReport,
+    RevenueStatement,
+    TraceResult,
+    Transparency,
+)
 from exchange.api.schemas.budgets import BudgetRequestCreate, BudgetRequestPublic
+from exchange.api.schemas.catalog import CatalogEntry, CatalogEntryDetail, QuotePublic
 from exchange.api.schemas.datasets import DatasetPublic, PreviewPublic
+from exchange.api.schemas.jobs import JobPublic
 from exchange.api.schemas.market import (
     Decision,
     LeaseCreate,
@@ -11,21 +28,40 @@ from exchange.api.schemas.market import (
     OfferPublic,
     QuoteCreate,
 )
-from exchange.api.schemas.queries import QueryCreate
+from exchange.api.schemas.queries import QueryBudget, QueryCreate, QueryResult
 
 __all__ = [
     "AccountCreate",
     "AccountCreated",
     "AccountPublic",
+    "AuditEvent",
+    "AuditHead",
     "BudgetRequestCreate",
     "BudgetRequestPublic",
+    "CatalogEntry",
+    "CatalogEntryDetail",
+    "ConsistencyProof",
+    "DatasetBudget",
     "DatasetPublic",
     "Decision",
+    "Health",
+    "InclusionProof",
+    "JobPublic",
     "LeaseCreate",
     "LeasePublic",
+    "LeaseReceipts",
+    "LogEntry",
     "OfferCreate",
     "OfferPublic",
     "PreviewPublic",
+    "PublicKey",
+    "QueryBudget",
     "QueryCreate",
+    "QueryResult",
+    "QuotePublic",
     "QuoteCreate",
+    "RevenueReport",
+    "RevenueStatement",
+    "TraceResult",
+    "Transparency",
 ]

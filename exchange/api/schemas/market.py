@@ -5,8 +5,28 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
+from exchange.api.schemas.examples import (
+    BUYER_ID,
+    DATASET_ID,
+    LATER,
+    LEASE_ID,
+    OFFER_ID,
+    PRICING,
+    PROVIDER_ID,
+    QUOTE,
+    SHARES,
+    TERMS,
+    TIME,
+)
 from exchange.db.models import MICRO, Lease, Offer
 from exchange.services.bounds import (
     MAX_BASIS_POINTS,
@@ -17,11 +37,71 @@ from exchange.services.bounds import (
     check_starts_at,
 )
 
+_OFFER_CREATE: dict[str, Any] = {
+    "dataset_id": DATASET_ID,
+    "title": "citizens, desensitized",
+    "terms": TERMS,
+    "pricing": PRICING,
+    "shares_bp": SHARES,
+    "epsilon_cap": 50.0,
+    "k": 3,
+}
+_OFFER: dict[str, Any] = {
+    "id": OFFER_ID,
+    "dataset_id": DATASET_ID,
+    "provider_id": PROVIDER_ID,
+    "title": "citizens, desensitized",
+    "terms": TERMS,
+    "pricing": PRICING,
+    "shares_bp": SHARES,
+    "k": 3,
+    "status": "active",
+    "created_at": TIME,
+}
+_LEASE_CREATE: dict[str, Any] = {
+    "offer_id": OFFER_ID,
+    "purpose": "traffic-planning",
+    "purpose_text": "peak-hour bus routes per district",
+    "columns": ["citizen_id", "birth_date", "district", "monthly_income"],
+    "days": 30,
+    "epsilon": 1.0,
+}
+_LEASE: dict[str, Any] = {
+    "id": LEASE_ID,
+    "offer_id": OFFER_ID,
+    "dataset_id": DATASET_ID,
+    "buyer_id": BUYER_ID,
+    "provider_id": PROVIDER_ID,
+    "purpose": "traffic-planning",
+    "purpose_text": "peak-hour bus routes per district",
+    "columns": ["citizen_id", "birth_date", "district", "monthly_income"],
+    "starts_at": TIME,
+    "ends_at": LATER,
+    "status": "active",
+    "decision_reason": "general data and the request fits the offer",
+    "price_minor": 40000,
+    "refund_minor": 0,
+    "quote": QUOTE,
+    "epsilon_extract": 1.0,
+    "epsilon_queries": 1.0,
+    "epsilon_queries_spent": 0.1,
+    "key_id": "k_feb595ecb4561af6",
+    "downloads": 1,
+    "max_downloads": 3,
+    "extract_sha256": "ff5a8316d006c6411b0c362b0b9730d4cf66e59c5c4bb5e01c838b40705e79ff",
+    "receipt_index": 28,
+    "created_at": TIME,
+}
+
 BasisPoints = Annotated[int, Field(ge=0, le=MAX_BASIS_POINTS)]
 PartyName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class OfferTerms(BaseModel):
+    """What a lease under the offer may do: purposes, period, uses, downloads."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [TERMS]})
+
     allowed_purposes: list[str] = Field(min_length=1, description="purpose vocabulary codes")
     max_period_days: int = Field(default=90, ge=1, le=MAX_LEASE_DAYS)
     permitted_uses: list[str] = Field(default_factory=lambda: ["read", "aggregate", "derive"])
@@ -34,6 +114,10 @@ class OfferTerms(BaseModel):
 
 
 class OfferPricing(BaseModel):
+    """The offer's price list in fen (minor units of CNY)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PRICING]})
+
     base_minor_per_1000_rows: int = Field(
         ge=1, le=MAX_PRICE_MINOR, description="fen per 1,000 rows per plain column"
     )
@@ -44,6 +128,10 @@ class OfferPricing(BaseModel):
 
 
 class OfferCreate(BaseModel):
+    """A new offer on one of the provider's datasets that has a policy."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_OFFER_CREATE]})
+
     dataset_id: str = Field(max_length=40)
     title: str = Field(min_length=1, max_length=200)
     terms: OfferTerms
@@ -64,6 +152,10 @@ class OfferCreate(BaseModel):
 
 
 class OfferPublic(BaseModel):
+    """An offer: its terms, pricing, revenue shares and status (active or withdrawn)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_OFFER]})
+
     id: str
     dataset_id: str
     provider_id: str
@@ -92,6 +184,10 @@ class OfferPublic(BaseModel):
 
 
 class LeaseCreate(BaseModel):
+    """What a buyer asks for: an offer, a purpose, columns, a period and a DP query budget."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_LEASE_CREATE]})
+
     offer_id: str = Field(max_length=40)
     purpose: str = Field(max_length=60)
     purpose_text: str = Field(default="", max_length=2000)
@@ -117,10 +213,14 @@ class LeaseCreate(BaseModel):
 
 
 class QuoteCreate(LeaseCreate):
-    pass
+    """The same fields as a lease request: what the lease would cost, nothing stored."""
 
 
 class LeasePublic(BaseModel):
+    """A lease: its terms, price, status and what it has used of its budget and downloads."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_LEASE]})
+
     id: str
     offer_id: str
     dataset_id: str
@@ -177,4 +277,10 @@ class LeasePublic(BaseModel):
 
 
 class Decision(BaseModel):
+    """The reason given with a decision (approve, reject, revoke); logged."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "the stated purpose fits the offer"}]}
+    )
+
     reason: str = Field(default="", max_length=2000)
