@@ -27,14 +27,14 @@ class Chart:
     @property
     def spec(self) -> dict[str, Any]:
         layout = {
-            "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
             "height": 320,
             "paper_bgcolor": "rgba(0,0,0,0)",
             "plot_bgcolor": "rgba(0,0,0,0)",
             "font": {"family": "system-ui, sans-serif", "size": 12},
-            "legend": {"orientation": "h", "y": -0.2},
+            "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
             **self.layout,
         }
+        layout["margin"] = {"l": 60, "r": 20, "t": 40, "b": 50, **self.layout.get("margin", {})}
         return {"data": self.data, "layout": layout}
 
 
@@ -167,11 +167,14 @@ def utility_chart(report: dict[str, Any]) -> Chart | None:
 def revenue_chart(statement: dict[str, Any]) -> Chart:
     currency = statement.get("currency", "CNY")
     postings = sorted(statement.get("postings") or [], key=lambda p: p["time"])
-    times, totals, rows, running = [], [], [], 0
+    rows, running = [], 0
+    by_day: dict[str, int] = {}
+    balance_by_day: dict[str, int] = {}
     for p in postings:
         running += int(p["amount_minor"])
-        times.append(p["time"])
-        totals.append(running / 100)
+        day = str(p["time"])[:10]
+        by_day[day] = by_day.get(day, 0) + int(p["amount_minor"])
+        balance_by_day[day] = running
         rows.append(
             [
                 p["time"],
@@ -181,9 +184,11 @@ def revenue_chart(statement: dict[str, Any]) -> Chart:
                 money(running, currency),
             ]
         )
+    days = sorted(by_day)
     summary = (
-        f"The provider's balance over time, from {len(postings)} ledger postings; "
-        f"balance now {money(statement.get('balance_minor', running), currency)}."
+        f"The provider's income per day and balance at each day's end, from "
+        f"{len(postings)} ledger postings over {len(days)} days; balance now "
+        f"{money(statement.get('balance_minor', running), currency)}."
     )
     return Chart(
         id="revenue-chart",
@@ -193,15 +198,25 @@ def revenue_chart(statement: dict[str, Any]) -> Chart:
         rows=rows,
         data=[
             {
+                "type": "bar",
+                "name": "income that day",
+                "x": days,
+                "y": [by_day[d] / 100 for d in days],
+                "marker": {"color": AFTER},
+            },
+            {
                 "type": "scatter",
                 "mode": "lines+markers",
-                "line": {"shape": "hv", "color": AFTER},
-                "x": times,
-                "y": totals,
                 "name": "balance",
-            }
+                "line": {"shape": "hv", "color": ACCENT},
+                "x": days,
+                "y": [balance_by_day[d] / 100 for d in days],
+            },
         ],
-        layout={"yaxis": {"title": {"text": currency}}, "showlegend": False},
+        layout={
+            "yaxis": {"title": {"text": currency}, "rangemode": "tozero"},
+            "xaxis": {"type": "date", "tickformat": "%Y-%m-%d", "dtick": 86400000},
+        },
     )
 
 
@@ -400,6 +415,7 @@ def transparency_chart(report: dict[str, Any]) -> Chart:
                 "labels": names,
                 "values": values,
                 "sort": False,
+                "insidetextorientation": "horizontal",
                 "textinfo": "label+value",
             }
         ],
