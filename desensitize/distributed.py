@@ -5,9 +5,9 @@ filesystem, read in natural name order as one table. Each file's rows get their
 global positions from the files' footers, so keyed rules and noise see the same row
 offsets as the single-process engine. Work is cut into *pieces* of whole noise blocks
 (`ROW_BLOCK` rows, counted from the first row of the whole input): a piece takes the
-blocks that start in its file and reads the few rows of a block that straddles into
-the next file, so no noise block is ever split and every row gets exactly the noise
-`apply_stream` gives it.
+blocks that start in its file (or, in a large file, in its run of row groups) and
+reads the few rows of a block that straddles into the next file, so no noise block is
+ever split and every row gets exactly the noise `apply_stream` gives it.
 
 Pass one surveys each piece on a worker (the engine's combination counts, and the
 value counts of columns whose rule fits quantiles); the client merges them and plans
@@ -123,7 +123,7 @@ class Partitions:
 
     fs: Any  # an fsspec filesystem (picklable: it travels with each task)
     paths: tuple[str, ...]
-    rows: tuple[int, ...]
+    groups: tuple[tuple[int, ...], ...]  # per file, rows per row group
     schema: pa.Schema
 
     @classmethod
@@ -159,21 +159,41 @@ class Partitions:
         for path, (_, other) in zip(paths, footers, strict=True):
             if other.names != schema.names or other.types != schema.types:
                 raise DataError(f"{Path(path).name}: its columns differ from the first file's")
-        return cls(fs, tuple(paths), tuple(rows for rows, _ in footers), schema)
+        return cls(fs, tuple(paths), tuple(groups for groups, _ in footers), schema)
+
+    @property
+    def rows(self) -> tuple[int, ...]:
+        return tuple(sum(groups) for groups in self.groups)
 
     @property
     def total(self) -> int:
         return sum(self.rows)
 
-    def pieces(self) -> list[Piece]:
-        """Each file's share of whole blocks: those that start in it, including the rows
-        of its last block that lie in the files after it (at least one piece)."""
+    def _cuts(self, piece_rows: int) -> list[int]:
+        """Where pieces may start: each file's first row, and in a file of more than
+        `piece_rows` rows, the row groups that begin `piece_rows` or more after the last cut."""
+        cuts, at = [], 0
+        for groups in self.groups:
+            cuts.append(at)
+            since = 0
+            for rows in groups:
+                if since >= piece_rows:
+                    cuts.append(at)
+                    since = 0
+                at, since = at + rows, since + rows
+        return [*cuts, at]
+
+    def pieces(self, piece_rows: int = 1_000_000) -> list[Piece]:
+        """Each file's share of whole blocks (a large file's, per `piece_rows` of its row
+        groups): those that start in it, including the rows of its last block that lie
+        in the files after it (at least one piece)."""
         starts = np.concatenate(([0], np.cumsum(self.rows))).tolist()
         total = starts[-1]
         if total == 0:
             return [Piece(0, 0, 0, (Segment(self.paths[0], 0, 0),))]
         pieces: list[Piece] = []
-        for start, stop in zip(starts[:-1], starts[1:], strict=True):
+        cuts = self._cuts(piece_rows)
+        for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
             first = -(-start // ROW_BLOCK) * ROW_BLOCK
             last = min(-(-stop // ROW_BLOCK) * ROW_BLOCK, total)
             if first < last:
@@ -192,11 +212,13 @@ class Partitions:
         return tuple(segments)
 
 
-def _footer(fs: Any, path: str, codec: FileCodec) -> tuple[int, pa.Schema]:
+def _footer(fs: Any, path: str, codec: FileCodec) -> tuple[tuple[int, ...], pa.Schema]:
+    """Rows per row group, and the schema."""
     try:
         with codec.reader(fs, path) as fh:
-            file = pq.ParquetFile(fh)
-            return file.metadata.num_rows, file.schema_arrow
+            meta = pq.ParquetFile(fh).metadata
+            groups = tuple(meta.row_group(g).num_rows for g in range(meta.num_row_groups))
+            return groups, meta.schema.to_arrow_schema()
     except (pa.ArrowInvalid, OSError):
         raise DataError(f"{Path(path).name}: not a readable Parquet file") from None
 
@@ -366,6 +388,7 @@ def apply_dask(
     *,
     client: Client | str | None = None,
     batch_rows: int = 100_000,
+    piece_rows: int = 1_000_000,
     row_ids: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
     codec: FileCodec | None = None,
@@ -376,10 +399,14 @@ def apply_dask(
     `client` is a `distributed.Client`, a scheduler address, or None for the current
     client. The output is one `part-NNNNN.parquet` per piece; read in name order they
     are the rows `apply_stream` writes. `row_ids` as for `apply_batches`; `codec` reads
-    and writes the files (e.g. decrypting and encrypting them).
+    and writes the files (e.g. decrypting and encrypting them). A file of more than
+    `piece_rows` rows is worked as several pieces, cut at its row groups, so a worker
+    holds at most a piece's counts and a batch's rows, whatever the files' sizes.
     """
-    if batch_rows < 1:
-        raise ValueError(f"batch_rows must be positive, got {batch_rows}")
+    if batch_rows < 1 or piece_rows < 1:
+        raise ValueError(
+            f"batch_rows and piece_rows must be positive, got {batch_rows, piece_rows}"
+        )
     policy, keys = as_policy(policy), as_keyring(keys)
     codec = codec or FileCodec()
     parts = Partitions.discover(source, storage_options, codec)
@@ -402,7 +429,7 @@ def apply_dask(
     try:
         share("keys", keys)
         share("codec", codec)
-        pieces = parts.pieces()
+        pieces = parts.pieces(piece_rows)
         with Desensitizer(policy, keys) as engine:
             if engine.survey_columns:
                 _pass_one(dask, run, policy, parts, pieces, engine)

@@ -153,7 +153,8 @@ def test_privacy_unit_release_matches_the_stream(
     if linked:
         columns["student_id"] = {"class": "identifier", "rule": "token"}
     policy = {"k": 5, "privacy_unit": {"column": "student_id"}, "columns": columns}
-    report, _ = _same_release(whole, parts, tmp_path, policy, client)
+    # Files cut at their row groups as well: more pieces, the same release.
+    report, _ = _same_release(whole, parts, tmp_path, policy, client, piece_rows=4_000)
     assert report.rows_suppressed > 0
     assert report.gate["linked_rows"] is linked
 
@@ -259,3 +260,13 @@ def test_pieces_are_whole_blocks_that_may_read_into_the_next_files(tmp_path: Pat
     ]
     read = pa.Table.from_batches(list(dist._read(found.fs, pieces[1], ["x"])))
     assert read["x"].to_pylist() == list(range(10_000, 20_000))
+    # Files larger than `piece_rows` are cut at their row groups (3,000 rows here).
+    split = found.pieces(piece_rows=5_000)
+    assert [(p.offset, p.rows) for p in split] == [
+        (0, 10_000),
+        (10_000, 10_000),
+        (20_000, 10_000),
+        (30_000, 1_000),
+    ]
+    read = pa.Table.from_batches(list(dist._read(found.fs, split[2], ["x"])))
+    assert read["x"].to_pylist() == list(range(20_000, 30_000))
