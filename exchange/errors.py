@@ -64,3 +64,10 @@ class MissingRow(RuntimeError):
         super().__init__(f"{table} row {key!r} is missing though a stored row refers to it")
         self.table = table
         self.key = key
+
+
+class Busy(ExchangeError):
+    """The server is saturated; nothing was applied and the request may be sent again."""
+
+    status_code = 503
+    code = "busy"

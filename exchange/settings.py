@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=86_400)
     auth_failure_tracked: int = Field(default=10_000, gt=0, le=10_000_000)
 
+    # Requests of one server process that may hold database sessions at once; more wait
+    # their turn, for up to db_wait_seconds, then get 503 with Retry-After. Bounded so that
+    # the connection pool (exchange/db/session.py) always has one for a worker thread.
+    db_requests: int = Field(default=24, ge=1, le=1000)
+    db_wait_seconds: float = Field(default=30.0, gt=0, le=3600)
+
     # Job workers (exchange/jobs): threads per server process (0: this process runs no jobs).
     # A running job's worker renews its hold every third of job_lease_seconds; a job whose
     # hold lapsed (its process died) is queued again, up to job_max_attempts runs in all,

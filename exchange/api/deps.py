@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import asyncio
+import threading
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -10,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from exchange.context import Exchange
 from exchange.db.models import Account
-from exchange.errors import Forbidden, Unauthorized
+from exchange.errors import Busy, Forbidden, Unauthorized
 from exchange.services.accounts import authenticate
 
 # Dependencies that do no I/O are async: they run on the event loop instead of costing a
@@ -24,14 +28,90 @@ async def get_exchange(request: Request) -> Exchange:
 ExchangeDep = Annotated[Exchange, Depends(get_exchange)]
 
 
-def get_session(exchange: ExchangeDep) -> Iterator[Session]:
-    with exchange.sessions() as session:
+class DatabaseSlots:
+    """How many requests of one process may hold database sessions at once; the rest wait
+    their turn on the event loop.
+
+    A session dependency's teardown runs only after a sync handler's answer is serialised,
+    which waits for a worker thread of its own, so a request keeps its pooled connection
+    while it waits for a thread. Unbounded, a burst lets more such requests hold
+    connections than the pool has, while every worker thread waits for a connection: the
+    pool times out and nothing moves. With no more requests holding sessions than this,
+    and a pool sized for them (exchange.db.session), a thread always gets a connection.
+    Waiting here costs no thread and no connection; past ``wait_seconds`` the request is
+    answered 503 with Retry-After instead.
+    """
+
+    def __init__(self, size: int, wait_seconds: float) -> None:
+        self.size = size
+        self.wait_seconds = wait_seconds
+        # asyncio's semaphores belong to one event loop; a server has one per process,
+        # test clients may run one per thread.
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._by_loop = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            semaphore = self._by_loop.get(loop)
+            if semaphore is None:
+                semaphore = self._by_loop[loop] = asyncio.Semaphore(self.size)
+            return semaphore
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        semaphore = self._semaphore()
+        try:
+            await asyncio.wait_for(semaphore.acquire(), self.wait_seconds)
+        except TimeoutError:
+            raise Busy("every database slot stayed taken") from None
+        try:
+            yield
+        finally:
+            semaphore.release()
+
+
+_SLOTS_LOCK = threading.Lock()
+
+
+def _slots(request: Request, exchange: Exchange) -> DatabaseSlots:
+    state = request.app.state
+    slots = getattr(state, "database_slots", None)
+    if slots is None:
+        with _SLOTS_LOCK:
+            slots = getattr(state, "database_slots", None)
+            if slots is None:
+                settings = exchange.settings
+                slots = DatabaseSlots(settings.db_requests, settings.db_wait_seconds)
+                state.database_slots = slots
+    return slots
+
+
+async def database_slot(request: Request, exchange: ExchangeDep) -> AsyncIterator[None]:
+    """One slot per request (FastAPI solves it once however many sessions it has)."""
+    async with _slots(request, exchange).hold():
+        yield
+
+
+DatabaseSlot = Annotated[None, Depends(database_slot, scope="function")]
+
+
+# Opening a session does no I/O, nor does closing one whose handler committed; closing one
+# with an open transaction rolls back a transaction that did no harm (a read, or writes a
+# failed handler never committed), which is quick. So both stay on the event loop and cost
+# no worker-thread round trip.
+
+
+async def get_session(exchange: ExchangeDep, _: DatabaseSlot) -> AsyncIterator[Session]:
+    session = exchange.sessions()
+    try:
         yield session
+    finally:
+        session.close()
 
 
-async def get_read_session(exchange: ExchangeDep) -> AsyncIterator[Session]:
-    # Opening a session does no I/O, and closing a read one ends a transaction that wrote
-    # nothing, which is quick: both stay on the event loop, saving two thread round trips.
+async def get_read_session(exchange: ExchangeDep, _: DatabaseSlot) -> AsyncIterator[Session]:
     session = exchange.reads()
     try:
         yield session

@@ -10,12 +10,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.errors import ContractError
 from desensitize.dp import QueryError
 from desensitize.errors import BudgetExceeded, DesensitizeError
-from exchange.errors import ExchangeError
+from exchange.errors import Busy, ExchangeError
 from exchange.ingest import UploadError
 
 log = logging.getLogger("datalease")
@@ -45,7 +47,10 @@ _DESCRIPTIONS = {
     410: "the lease has ended",
     413: "the upload is larger than the limit",
     422: "invalid input; the message names the field or column",
+    503: "the server is saturated; nothing was applied, try again after Retry-After seconds",
 }
+# What a saturated server asks a client to wait before trying again.
+BUSY_RETRY_AFTER_SECONDS = 2
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text} for status, text in _DESCRIPTIONS.items()
 }
@@ -103,8 +108,37 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_body(exc.status_code, "http", str(exc.detail), headers=exc.headers)
 
+    # Saturation is not a fault: no database slot or pooled connection came free in time,
+    # or the SQLite write lock stayed taken past its busy timeout. Nothing was applied, so
+    # the client may simply try again.
+    @app.exception_handler(Busy)
+    async def _saturated(request: Request, _: Busy) -> JSONResponse:
+        log.warning("no database slot came free for %s %s", request.method, request.url.path)
+        return _busy()
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(request: Request, _: PoolTimeout) -> JSONResponse:
+        log.warning("no database connection came free for %s %s", request.method, request.url.path)
+        return _busy()
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
+        if "database is locked" in str(exc.orig):
+            log.warning("the write lock stayed taken for %s %s", request.method, request.url.path)
+            return _busy()
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Log the type and route only: exception text may quote data.
         log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
         return error_body(500, "internal", "internal error; the request was not applied")
+
+
+def _busy() -> JSONResponse:
+    return error_body(
+        503,
+        "busy",
+        "the server is busy; the request was not applied, try again",
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+    )

@@ -17,13 +17,25 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATION_LOCK_ID = 7_240_318
 # Execution option that marks an engine (and its connections) as used for reading only.
 READ_ONLY = "datalease_read_only"
+# Sync handlers run on anyio's 40 worker threads. At most Settings.db_requests requests
+# hold sessions at once (exchange.api.deps.DatabaseSlots), most with one connection open
+# once their handler is done; the pools leave room beyond that for the threads at work,
+# so a thread waiting for a connection waits for work in progress, never for a request
+# that itself waits for a thread.
+WORKER_THREADS = 40
 
 
 def make_engine(url: str) -> Engine:
     """An engine with the per-backend settings the exchange relies on."""
     if url.startswith("sqlite"):
+        # An SQLite connection is a file handle and a small cache: one is kept for every
+        # worker thread, and a burst beyond that opens short-lived extra ones.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+            pool_size=WORKER_THREADS,
+            max_overflow=2 * WORKER_THREADS,
         )
 
         @event.listens_for(engine, "connect")
@@ -45,9 +57,10 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    # hide_parameters: SQL logs at DEBUG must never print bound values.
+    # hide_parameters: SQL logs at DEBUG must never print bound values. At most 40
+    # connections per process: two server processes stay within PostgreSQL's default 100.
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+        url, pool_pre_ping=True, pool_size=10, max_overflow=30, hide_parameters=True
     )
 
 
