@@ -53,7 +53,7 @@ from desensitize.policy import Policy, as_policy
 from desensitize.rules.noise import ROW_BLOCK
 from desensitize.stream import SURVEY_ROWS, _rebatch, _Sink
 
-__all__ = ["FileCodec", "Partitions", "Piece", "apply_dask"]
+__all__ = ["FileCodec", "Partitions", "Piece", "apply_dask", "cluster_check"]
 
 _SUFFIXES = (".parquet", ".pq")
 READ_ROWS = 65_536
@@ -522,3 +522,86 @@ def _pass_two(
     return measure_utility(
         policy, pa.concat_tables(before), pa.concat_tables(after), np.concatenate(kept)
     )
+
+
+CHECK_ROWS = 25_000
+CHECK_POLICY: dict[str, Any] = {
+    "k": 5,
+    "columns": {
+        "person": {"class": "identifier", "rule": "token"},
+        "district": {"class": "quasi_identifier", "rule": "keep"},
+        "age": {"class": "quasi_identifier", "rule": "generalize", "width": 10},
+        "fare": {"class": "attribute", "rule": "noise", "epsilon": 1.0, "bounds": [0, 20]},
+    },
+}
+
+
+def cluster_check(
+    client: Client | str | None = None, workdir: str | Path | None = None
+) -> dict[str, Any]:
+    """The cluster's workers, and a tiny release made on it and in-process: whether both
+    are the same. `workdir` (a local directory by default) must be one the workers can
+    read and write: a shared filesystem or an object store URL."""
+    import tempfile
+    import time
+
+    from desensitize.stream import apply_stream
+
+    dask = _client(client)
+    try:
+        info = dask.scheduler_info()
+        workers = [
+            {
+                "address": address,
+                "threads": w.get("nthreads"),
+                "memory_limit": w.get("memory_limit"),
+            }
+            for address, w in sorted(info.get("workers", {}).items())
+        ]
+        rng = np.random.default_rng(0)
+        table = pa.table(
+            {
+                "person": [f"P{i:06d}" for i in rng.integers(0, CHECK_ROWS // 4, CHECK_ROWS)],
+                "district": rng.choice(["福田区", "南山区", "罗湖区"], CHECK_ROWS),
+                "age": rng.integers(18, 90, CHECK_ROWS),
+                "fare": rng.gamma(2.0, 1.5, CHECK_ROWS).round(1),
+            }
+        )
+        keys = Keyring(secrets.token_bytes(32))
+        with tempfile.TemporaryDirectory() as local:
+            root = str(workdir) if workdir is not None else local
+            fs, base = fsspec.core.url_to_fs(root)
+            base = f"{base.rstrip('/')}/datalease-check-{secrets.token_hex(4)}"
+            fs.makedirs(f"{base}/in", exist_ok=True)
+            cuts = [0, 7_001, 16_500, CHECK_ROWS]  # blocks straddle the files
+            for i, (a, b) in enumerate(zip(cuts, cuts[1:], strict=False)):
+                with fs.open(f"{base}/in/part.{i}.parquet", "wb") as fh:
+                    pq.write_table(table.slice(a, b - a), fh)
+            try:
+                start = time.perf_counter()
+                report = apply_dask(f"{base}/in", f"{base}/out", CHECK_POLICY, keys, client=dask)
+                seconds = time.perf_counter() - start
+                got = pa.concat_tables(
+                    pq.read_table(path, filesystem=fs)
+                    for path in sorted(fs.glob(f"{base}/out/part-*.parquet"))
+                )
+                pq.write_table(table, f"{local}/whole.parquet")
+                expected = apply_stream(
+                    f"{local}/whole.parquet", f"{local}/stream.parquet", CHECK_POLICY, keys
+                )
+                same = got.equals(pq.read_table(f"{local}/stream.parquet")) and (
+                    report.to_dict() == expected.to_dict()
+                )
+            finally:
+                fs.rm(base, recursive=True)
+        return {
+            "scheduler": info.get("address"),
+            "workers": workers,
+            "rows": CHECK_ROWS,
+            "rows_out": report.rows_out,
+            "seconds": round(seconds, 3),
+            "same_release": same,
+        }
+    finally:
+        if isinstance(client, str):
+            dask.close()

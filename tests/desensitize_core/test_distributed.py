@@ -224,6 +224,12 @@ def test_sealed_partitions_give_sealed_output_and_the_same_release(
     assert got.equals(pq.read_table(tmp_path / "stream.parquet"))
 
 
+def test_cluster_check_names_the_workers_and_makes_the_same_release(client: Client) -> None:
+    found = dist.cluster_check(client)
+    assert len(found["workers"]) == 2
+    assert found["same_release"] is True and 0 < found["rows_out"] <= found["rows"]
+
+
 def _plugins(dask_scheduler) -> list[str]:  # type: ignore[no-untyped-def]
     return list(dask_scheduler.worker_plugins)
 
