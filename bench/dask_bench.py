@@ -120,7 +120,7 @@ def run_dask(parts: Path, out: Path, workers: int) -> dict[str, Any]:
             threads_per_worker=1,
             processes=True,
             memory_limit=0,  # no spilling: the bench measures what a worker really holds
-            dashboard_address=None,
+            dashboard_address=":0",
         ) as cluster,
         Client(cluster) as client,
     ):

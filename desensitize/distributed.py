@@ -31,9 +31,11 @@ but a cluster handling raw data should not spill to unencrypted disk.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -160,6 +162,12 @@ class Partitions:
             if other.names != schema.names or other.types != schema.types:
                 raise DataError(f"{Path(path).name}: its columns differ from the first file's")
         return cls(fs, tuple(paths), tuple(groups for groups, _ in footers), schema)
+
+    @property
+    def handle(self) -> Partitions:
+        """What a task needs (filesystem, schema): its piece names its files, and a list of
+        thousands of files in every task would make the graph quadratic."""
+        return dataclasses.replace(self, paths=(), groups=())
 
     @property
     def rows(self) -> tuple[int, ...]:
@@ -452,6 +460,16 @@ def apply_dask(
             dask.close()
 
 
+@contextmanager
+def _cancelled_on_error(dask: Client, futures: list[Any]) -> Iterator[None]:
+    """A failed piece fails the run: the others are cancelled rather than left writing."""
+    try:
+        yield
+    except BaseException:
+        dask.cancel(futures)
+        raise
+
+
 def _pass_one(
     dask: Client,
     run: str,
@@ -464,13 +482,14 @@ def _pass_one(
     counts = _CountMerger()
     fits: dict[str, list[pa.Table]] = {name: [] for name in engine.surveyed()[1]}
     futures = [
-        dask.submit(_survey_piece, run, policy, parts, piece, pure=False) for piece in pieces
+        dask.submit(_survey_piece, run, policy, parts.handle, piece, pure=False) for piece in pieces
     ]
-    for future, survey in as_completed(futures, with_results=True):
-        counts.add(survey.counts)
-        for name, tally in survey.fits.items():
-            fits[name].append(tally)
-        future.release()  # the workers drop it: it holds raw quasi-identifier values
+    with _cancelled_on_error(dask, futures):
+        for future, survey in as_completed(futures, with_results=True):
+            counts.add(survey.counts)
+            for name, tally in survey.fits.items():
+                fits[name].append(tally)
+            future.release()  # the workers drop it: it holds raw quasi-identifier values
     engine.use_survey(counts.table(), {name: _fit_values(t) for name, t in fits.items()})
 
 
@@ -493,7 +512,7 @@ def _pass_two(
             _transform_piece,
             run,
             policy,
-            parts,
+            parts.handle,
             piece,
             out_fs,
             path,
@@ -506,15 +525,16 @@ def _pass_two(
     output, raw = _CountMerger(), _CountMerger()
     rows = [0, 0, 0, 0]
     samples: dict[int, tuple[pa.Table, pa.Table, np.ndarray]] = {}
-    for future, done in as_completed(futures, with_results=True):
-        output.add(done.tally.output)
-        raw.add(done.tally.raw)
-        tally = done.tally
-        counted = (tally.rows_in, tally.rows_out, tally.rows_dropped, tally.rows_suppressed)
-        rows = [a + b for a, b in zip(rows, counted, strict=True)]
-        if done.sample is not None:
-            samples[done.index] = done.sample
-        future.release()
+    with _cancelled_on_error(dask, futures):
+        for future, done in as_completed(futures, with_results=True):
+            output.add(done.tally.output)
+            raw.add(done.tally.raw)
+            tally = done.tally
+            counted = (tally.rows_in, tally.rows_out, tally.rows_dropped, tally.rows_suppressed)
+            rows = [a + b for a, b in zip(rows, counted, strict=True)]
+            if done.sample is not None:
+                samples[done.index] = done.sample
+            future.release()
     engine.use_tally(Tally(output.table(), raw.table(), *rows))
     if not rows[0]:
         return None

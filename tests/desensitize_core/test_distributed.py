@@ -35,7 +35,7 @@ CUTS = [0, 7_000, 8_500, 19_999, ROWS]  # the second file holds no block start a
 def client() -> Iterator[Client]:
     with (
         LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
