@@ -18,7 +18,7 @@ from exchange.ingest.sniff import (
     detect_encoding,
     detect_format,
 )
-from exchange.ingest.tables import Source, iter_batches, read_table
+from exchange.ingest.tables import Source, iter_batches, iter_tables, read_table
 
 __all__ = [
     "DELIMITERS",
@@ -34,5 +34,6 @@ __all__ = [
     "detect_encoding",
     "detect_format",
     "iter_batches",
+    "iter_tables",
     "read_table",
 ]

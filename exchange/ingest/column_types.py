@@ -11,6 +11,7 @@ dtypes in every batch.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -18,7 +19,7 @@ import pyarrow.compute as pc
 
 from exchange.ingest.errors import UploadError
 
-__all__ = ["NULLABLE", "Kinds", "infer_kinds", "pinned_kinds", "to_frame"]
+__all__ = ["NULLABLE", "Kinds", "infer_kinds", "pinned_kinds", "to_frame", "to_table"]
 
 Kinds = dict[str, tuple[str, bool]]  # column -> (kind, has missing values)
 
@@ -130,17 +131,33 @@ def pinned_kinds(names: list[str], dtypes: Mapping[str, str]) -> Kinds:
 
 def to_frame(table: pa.Table, kinds: Kinds) -> pd.DataFrame:
     """Convert an all-string table to a DataFrame with the decided types."""
-    columns = {}
-    for name in table.column_names:
-        kind, nullable = kinds[name]
-        try:
-            columns[name] = _convert(table.column(name), kind, nullable)
-        except (pa.ArrowInvalid, ValueError, TypeError):
-            raise UploadError(
-                f"column {name!r} has values that do not fit its type ({kind}) "
-                "taken from earlier rows"
-            ) from None
-    return pd.DataFrame(columns)
+    return pd.DataFrame(
+        {name: _converted(table, name, kinds, _convert) for name in table.column_names}
+    )
+
+
+def to_table(table: pa.Table, kinds: Kinds, schema: pa.Schema) -> pa.Table:
+    """Convert an all-string table to the decided types without a trip through pandas.
+
+    ``schema`` is ``pa.Table.from_pandas`` of an earlier batch's :func:`to_frame`, whose
+    pandas metadata brings the same dtypes back (nullable integers, tz-aware times); the
+    values are those :func:`to_frame` would give, so ``to_table(...).to_pandas()`` is
+    ``to_frame(...)``."""
+    columns = []
+    for field in schema:
+        values = _converted(table, field.name, kinds, _convert_arrow)
+        columns.append(values if values.type == field.type else pc.cast(values, field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _converted(table: pa.Table, name: str, kinds: Kinds, convert: Any) -> Any:
+    kind, nullable = kinds[name]
+    try:
+        return convert(table.column(name), kind, nullable)
+    except (pa.ArrowInvalid, ValueError, TypeError):
+        raise UploadError(
+            f"column {name!r} has values that do not fit its type ({kind}) taken from earlier rows"
+        ) from None
 
 
 def _convert(column: pa.ChunkedArray, kind: str, nullable: bool) -> pd.Series:
@@ -156,3 +173,17 @@ def _convert(column: pa.ChunkedArray, kind: str, nullable: bool) -> pd.Series:
     if kind in ("datetime", "datetime_utc"):
         return pd.to_datetime(column.to_pandas(), format="ISO8601", utc=kind == "datetime_utc")
     return column.to_pandas()
+
+
+def _convert_arrow(column: pa.ChunkedArray, kind: str, nullable: bool) -> pa.ChunkedArray:
+    if kind in ("int", "bool") and not nullable and column.null_count:
+        raise ValueError("missing values in a column decided to have none")
+    if kind == "int":
+        return pc.cast(column, pa.int64())
+    if kind == "float":
+        return pc.cast(column, pa.float64())
+    if kind == "bool":
+        return pc.equal(pc.utf8_lower(column), "true")
+    if kind in ("datetime", "datetime_utc"):  # pandas' ISO 8601 reading, exactly as to_frame
+        return pa.chunked_array([pa.Array.from_pandas(_convert(column, kind, nullable))])
+    return column

@@ -22,9 +22,10 @@ from exchange.ingest import (
     detect_delimiter,
     detect_encoding,
     detect_format,
-    iter_batches,
+    iter_tables,
 )
 from exchange.ingest.header import sample_text
+from exchange.memory import give_back, return_large_blocks
 from exchange.services import allowance
 from exchange.services.memo import Memo
 from exchange.services.raw import raw_context, read_raw, write_table
@@ -32,6 +33,7 @@ from exchange.services.releases import ensure_release
 
 GRADES = ("core", "important", "general")
 PROFILE_ROWS = 10_000
+UPLOAD_BATCH_ROWS = 50_000
 PREVIEW_SAMPLE_ROWS = 5_000
 
 
@@ -150,19 +152,21 @@ def register(
     key = exchange.master.unwrap(wrapped_key, context=raw_context(dataset_id))
     rows = 0
     sample: pd.DataFrame | None = None
+    return_large_blocks()
     with exchange.store.open_plaintext(storage_name, key, context=raw_context(dataset_id)) as fh:
-        batches = iter_batches(
+        tables = iter_tables(
             cast(BinaryIO, fh),  # a RawIOBase, which pyarrow and csv read like any binary file
             fmt=fmt,
             encoding=encoding,
             delimiter=delimiter,
-            batch_rows=50_000,
+            batch_rows=UPLOAD_BATCH_ROWS,
             limits=exchange.settings.upload_limits,
         )
-        for batch in write_table(exchange, dataset_id, key, batches):
-            if sample is None:
-                sample = batch.head(PROFILE_ROWS)
-            rows += len(batch)
+        for table in write_table(exchange, dataset_id, key, tables):
+            if sample is None:  # the schema's pandas metadata brings the upload's dtypes back
+                sample = table.slice(0, PROFILE_ROWS).to_pandas()
+            rows += table.num_rows
+    give_back()
     if sample is None or not len(sample.columns):
         raise UploadError("the file has no columns")
     dataset.rows = rows

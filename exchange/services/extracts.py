@@ -26,6 +26,7 @@ from exchange.errors import Forbidden, MissingRow, NotFound
 from exchange.extract_writer import csv_chunks
 from exchange.jobs import JobRun
 from exchange.jobs.worker import Stopped
+from exchange.memory import give_back, return_large_blocks
 from exchange.services import releases
 from exchange.services.datasets import require_policy
 from exchange.services.keyed_order import KeyedOrder
@@ -97,6 +98,7 @@ def extract_batches(
     order owes anything to the input's."""
     policy = Policy.from_dict(release.policy)
     keys = lease_keys(exchange, lease)
+    return_large_blocks()
     with releases.open_plaintext(exchange, release) as fh:
         parquet = pq.ParquetFile(fh)
         total = parquet.metadata.num_rows
@@ -115,6 +117,7 @@ def extract_batches(
                 empty = pa.RecordBatch.from_pylist([], schema=parquet.schema_arrow)
                 rows = np.zeros(0, dtype=np.int64)
                 order.add(_leased(policy, lease, empty.select(columns), rows, keys), rows)
+            give_back()  # what dealing the rows used, before the buckets are sorted
             yield from order.batches()
 
 

@@ -26,6 +26,7 @@ import pyarrow as pa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from exchange.crypto.store import EncryptedStore
+from exchange.memory import give_back
 
 __all__ = ["BUCKET_ROWS", "KeyedOrder", "ranks"]
 
@@ -107,9 +108,12 @@ class KeyedOrder:
             if not table.num_rows:
                 continue
             order = np.lexsort((table.column(_ROW).to_numpy(), table.column(_RANK).to_numpy()))
-            ordered = table.take(pa.array(order)).drop_columns([_RANK, _ROW])
-            del table
-            yield from ordered.to_batches(max_chunksize=self._out_rows)
+            table = table.drop_columns([_RANK, _ROW])
+            for start in range(0, len(order), self._out_rows):  # one batch copied at a time
+                part = table.take(pa.array(order[start : start + self._out_rows]))
+                yield from part.to_batches()
+            del table, part
+            give_back()  # the next bucket starts from what this one used, not its peak
             sent = True
         if not sent:
             yield pa.RecordBatch.from_pylist([], schema=self._schema)

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from exchange.context import Exchange
 from exchange.db.models import Dataset
-from exchange.ingest import iter_batches
+from exchange.ingest import iter_tables
 
 BATCH_ROWS = 100_000
 
@@ -41,19 +41,17 @@ def data_key(exchange: Exchange, dataset: Dataset) -> bytes:
 
 
 def write_table(
-    exchange: Exchange, dataset_id: str, key: bytes, batches: Iterable[pd.DataFrame]
-) -> Iterator[pd.DataFrame]:
-    """Pass ``batches`` through while writing them to the encrypted Parquet table."""
+    exchange: Exchange, dataset_id: str, key: bytes, tables: Iterable[pa.Table]
+) -> Iterator[pa.Table]:
+    """Pass ``tables`` (of one schema) through while writing them to the encrypted Parquet
+    table."""
     writer = exchange.store.writer(table_name(dataset_id), key, context=table_context(dataset_id))
     parquet: pq.ParquetWriter | None = None
     try:
-        for batch in batches:
-            table = pa.Table.from_pandas(
-                batch, schema=parquet.schema if parquet else None, preserve_index=False
-            )
+        for table in tables:
             parquet = parquet or pq.ParquetWriter(writer, table.schema)
             parquet.write_table(table)
-            yield batch
+            yield table
         if parquet is not None:
             parquet.close()
         writer.close()
@@ -69,7 +67,7 @@ def ensure_table(exchange: Exchange, dataset: Dataset, key: bytes) -> None:
     with exchange.store.open_plaintext(
         dataset.storage_name, key, context=raw_context(dataset.id)
     ) as fh:
-        batches = iter_batches(
+        tables = iter_tables(
             cast(BinaryIO, fh),  # a RawIOBase, which pyarrow and csv read like any binary file
             fmt=dataset.fmt,
             encoding=dataset.encoding,
@@ -77,7 +75,7 @@ def ensure_table(exchange: Exchange, dataset: Dataset, key: bytes) -> None:
             batch_rows=BATCH_ROWS,
             limits=exchange.settings.upload_limits,
         )
-        for _ in write_table(exchange, dataset.id, key, batches):
+        for _ in write_table(exchange, dataset.id, key, tables):
             pass
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from exchange.crypto import CryptoError, EncryptedStore, MasterKey
-from exchange.ingest import UploadError, iter_batches, read_table
+from exchange.ingest import UploadError, iter_batches, iter_tables, read_table
 
 MARKER = "SECRET440301199001011234"
 
@@ -168,6 +168,22 @@ def test_batches_share_dtypes_decided_over_the_whole_file() -> None:
     for batch in batches:
         assert batch.dtypes.astype(str).tolist() == ["object", "Int64", "float64"]
     assert batches[-1]["code"].iloc[-1] == "0250"
+
+
+def test_arrow_tables_are_the_batches_without_pandas_in_between() -> None:
+    rows = [
+        f"{i:04d},{i},{i / 4},{'true' if i % 3 else 'False'},2026-11-{1 + i % 28:02d} 08:30:0{i % 10}"
+        f",2026-11-02T08:30:00.{i:03d}+08:00,{'' if i < 150 else '=x' + str(i)}"
+        for i in range(1, 251)
+    ]
+    rows[160] = rows[160].replace(f",{161},", ",,", 1)  # a gap in a later batch only
+    header = "code,count,value,flag,at,at_utc,late_text\n"
+    data = (header + "\n".join(rows) + "\n").encode()
+    frames = list(iter_batches(io.BytesIO(data), fmt="csv", batch_rows=100))
+    tables = list(iter_tables(io.BytesIO(data), fmt="csv", batch_rows=100))
+    assert len({t.schema for t in tables}) == 1
+    for frame, table in zip(frames, tables, strict=True):
+        pd.testing.assert_frame_equal(table.to_pandas(), frame)
 
 
 def test_non_seekable_stream_is_read_in_one_pass() -> None:
