@@ -43,6 +43,7 @@ from desensitize.combos import (
     whole,
 )
 from desensitize.errors import DataError, KAnonymityError
+from desensitize.policy import SEARCHES
 from desensitize.rules.base import Ladder
 from desensitize.units import persons_per_class, signature_groups
 
@@ -60,6 +61,9 @@ __all__ = [
 ]
 
 SEARCH_THREADS = 2
+# Under "auto", the optimal search runs up to this many combinations (after merging those
+# no passing node can tell apart); above it each node costs too much and the greedy runs.
+OPTIMAL_COMBINATIONS = 100_000
 # Above this many combinations candidates are evaluated one at a time: each evaluation
 # holds a few arrays of that length, and two at once would double the peak.
 THREADED_COMBINATIONS = 1_000_000
@@ -139,6 +143,10 @@ class KPlan:
     suppressed: np.ndarray
     suppressed_units: pa.Array | None = None  # persons removed whole (linked model)
     model: str = "rows"
+    search: str = "greedy"
+    quality: str | None = None  # the optimal search's quality model, and its cost
+    cost: float | None = None
+    nodes_checked: int | None = None
 
     def suppress_mask(
         self, outputs: dict[str, pa.Array], units: pa.Array | None = None
@@ -170,6 +178,10 @@ class KPlan:
             "rows_suppressed": self.rows_suppressed,
             "information_loss": self.information_loss,
             "counts": self.model,
+            "search": self.search,
+            "quality": self.quality,
+            "cost": self.cost,
+            "nodes_checked": self.nodes_checked,
         }
 
 
@@ -308,6 +320,14 @@ def _estimate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _O
 
 
 def _evaluate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _Outcome:
+    return evaluate_classes(levels, chosen, model)[1]
+
+
+def evaluate_classes(
+    levels: list[_Levels], chosen: Sequence[int], model: _Model
+) -> tuple[np.ndarray, _Outcome]:
+    """Each combination's class id at `chosen` (numbered in sorted code order), and the
+    outcome: which classes or persons fail, and how many rows that is."""
     if levels:
         ids, classes = class_ids(*_at(levels, chosen))
     else:  # no released quasi-identifier: one class, persons still counted
@@ -322,14 +342,16 @@ def _evaluate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _O
         person_fails = fails[group]
         violating = int(weights[person_fails[persons]].sum())
         smallest = int(sizes.min()) if len(sizes) else 0
-        return _Outcome(classes, np.zeros(classes, dtype=bool), violating, person_fails, smallest)
+        return ids, _Outcome(
+            classes, np.zeros(classes, dtype=bool), violating, person_fails, smallest
+        )
     rows = np.bincount(ids, weights=weights, minlength=classes)
     members = rows if model.ucodes is None else persons_per_class(ids, model.ucodes[0], classes)
     failing = members < model.k
     if model.lcodes is not None:
         failing |= _diversity(ids, model.lcodes, classes) < model.l
     smallest = int(members.min()) if len(members) else 0
-    return _Outcome(classes, failing, int(rows[failing].sum()), smallest=smallest)
+    return ids, _Outcome(classes, failing, int(rows[failing].sum()), smallest=smallest)
 
 
 def _best_step(
@@ -390,11 +412,17 @@ def choose_levels(
     unit_column: str | None = None,
     linked: bool = False,
     l_label: str | None = None,
+    search: str = "auto",
+    quality: str = "loss",
 ) -> KPlan:
-    """Generalize greedily until few enough rows need suppressing; see the module doc.
+    """Choose the levels: the optimal node under `quality` (see lattice.py), or, with
+    `search="greedy"` or above `OPTIMAL_COMBINATIONS` under "auto", generalize greedily
+    until few enough rows need suppressing (see the module doc).
 
     With `unit_column` (the privacy unit), k and l count persons; `linked` says a released
     pseudonym ties each person's rows together (see units.py)."""
+    if search not in SEARCHES:
+        raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
     weights = counts[COUNT].to_numpy().astype(np.int64)
     rows = int(weights.sum())
     if rows < k:
@@ -422,7 +450,32 @@ def choose_levels(
 
     budget = int(np.floor(max_suppression * rows))
     chosen = _lift_alone(levels, model, budget)
-    model.compress(levels, chosen)
+    optimum = search == "optimal" or (
+        search == "auto" and len(model.weights) <= OPTIMAL_COMBINATIONS
+    )
+    found = None
+    if optimum:
+        from desensitize.lattice import optimal  # it builds on this module
+
+        found = optimal(levels, model, budget, quality, start=chosen)
+        if found is None:
+            top = [len(lv.maps) - 1 for lv in levels]
+            raise KAnonymityError(
+                _unreachable(
+                    k,
+                    l,
+                    l_label or l_column,
+                    _evaluate(levels, top, model),
+                    rows,
+                    max_suppression,
+                    levels,
+                    model,
+                )
+            )
+        chosen = found.chosen
+    else:
+        # Not before the optimal search: its costs need each combination's own values.
+        model.compress(levels, chosen)
     outcome = estimate(chosen)
     threads = SEARCH_THREADS if len(model.weights) <= THREADED_COMBINATIONS else 1
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -460,6 +513,10 @@ def choose_levels(
         suppressed=outcome.failing,
         suppressed_units=suppressed_units,
         model=_model_name(unit_column, model.linked),
+        search="optimal" if found is not None else "greedy",
+        quality=quality if found is not None else None,
+        cost=found.cost if found is not None else None,
+        nodes_checked=found.nodes_checked if found is not None else None,
     )
 
 

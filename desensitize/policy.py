@@ -46,7 +46,12 @@ MAX_RECORD_EPSILON = 1.0
 MAX_K = 1_000_000
 MAX_L = 1_000_000
 MAX_UNIT_ROWS = 1_000_000
-_POLICY_KEYS = frozenset({"k", "l_diversity", "max_suppression", "columns", "privacy_unit"})
+_POLICY_KEYS = frozenset(
+    {"k", "l_diversity", "max_suppression", "columns", "privacy_unit", "search", "quality"}
+)
+# How the release gate picks generalization levels (see kanon.py and lattice.py).
+SEARCHES = ("auto", "optimal", "greedy")
+QUALITY_MODELS = ("loss", "entropy", "discernibility", "aecs")
 # Rules whose output carries no raw character and is keyed per lease: the gate leaves them out.
 _PSEUDONYM_RULES = frozenset({"token", "fake"})
 
@@ -138,6 +143,8 @@ class Policy:
     l_diversity: LDiversity | None = None
     max_suppression: float = DEFAULT_MAX_SUPPRESSION
     privacy_unit: PrivacyUnit | None = None
+    search: str = "auto"
+    quality: str = "loss"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Policy:
@@ -156,6 +163,8 @@ class Policy:
             l_diversity=_l_diversity(data.get("l_diversity")),
             max_suppression=_max_suppression(data.get("max_suppression")),
             privacy_unit=_privacy_unit(data.get("privacy_unit")),
+            search=_choice("search", data.get("search"), SEARCHES),
+            quality=_choice("quality", data.get("quality"), QUALITY_MODELS),
         )
         policy._check_privacy_model()
         return policy
@@ -267,6 +276,11 @@ class Policy:
         out["max_suppression"] = self.max_suppression
         if self.privacy_unit is not None:
             out["privacy_unit"] = self.privacy_unit.to_dict()
+        # Only when chosen: a policy written before these keys keeps its hash.
+        if self.search != SEARCHES[0]:
+            out["search"] = self.search
+        if self.quality != QUALITY_MODELS[0]:
+            out["quality"] = self.quality
         out["columns"] = {c.name: c.to_dict() for c in self.columns}
         return out
 
@@ -357,6 +371,14 @@ def _privacy_unit(value: Any) -> PrivacyUnit | None:
             f"<= {MAX_UNIT_ROWS}, got {rows!r}",
         )
     return PrivacyUnit(value["column"], rows)
+
+
+def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value is None:
+        return allowed[0]
+    if value not in allowed:
+        raise PolicyError(None, f"'{key}' must be one of {', '.join(allowed)}, got {value!r}")
+    return str(value)
 
 
 def _max_suppression(value: Any) -> float:

@@ -92,7 +92,8 @@ def leased(world, offer_id: str, *, who: str = "buyer", **extra: Any) -> pd.Data
 
 
 def _chars(values: pd.Series | np.ndarray, width: int) -> np.ndarray:
-    text = [str(v) for v in values]
+    # A value hidden whole ('*', a mask's top level) is consistent with every value.
+    text = [STAR * width if str(v) == STAR else str(v) for v in values]
     assert all(len(v) == width for v in text), "masked values keep their width"
     return np.array([list(v) for v in text])
 
