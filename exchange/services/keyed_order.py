@@ -58,11 +58,11 @@ class KeyedOrder:
         rows: int,
         name: str,
         *,
-        bucket_rows: int = BUCKET_ROWS,
+        bucket_rows: int | None = None,
         out_rows: int = OUT_ROWS,
     ) -> None:
         self._store, self._key, self._out_rows = store, key, out_rows
-        self.buckets = max(1, -(-rows // bucket_rows))
+        self.buckets = max(1, -(-rows // (bucket_rows or BUCKET_ROWS)))
         self._name = f"{name}-{secrets.token_hex(4)}-order"
         self._context = self._name.encode()
         self._data_key = store.new_data_key()  # never stored: buckets die with this object

@@ -11,6 +11,9 @@ import pandas as pd
 import pytest
 
 from examples.generate_city_data import generate_citizens
+from exchange.db.models import Lease, Release
+from exchange.services import keyed_order
+from exchange.services.extracts import extract_batches
 from tests.exchange.conftest import World
 from tests.exchange.flows import POLICY, paid_lease, publish
 
@@ -114,3 +117,22 @@ def test_the_command_line_traces_on_the_server_host(
     )
     assert done.returncode == 0, done.stderr
     assert f'"lease_id": "{lease_id}"' in done.stdout
+
+
+def test_an_extract_sorted_through_encrypted_buckets_is_the_one_made_in_memory(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, offer_id = publish(world, generate_citizens(3000, seed=5), epsilon_cap=100.0)
+    lease = paid_lease(world, offer_id, epsilon=0.5)
+    response = world.call("buyer", "GET", f"/v1/leases/{lease['id']}/extract?format=parquet")
+    assert response.status_code == 200, response.text
+    stored = pd.read_parquet(io.BytesIO(response.content))
+    with world.exchange.sessions() as session:
+        row = session.get(Lease, lease["id"])
+        release = session.get(Release, row.release_id)
+    store = world.exchange.store
+    before = set(store.blob_names())
+    monkeypatch.setattr(keyed_order, "BUCKET_ROWS", 256)  # a dozen buckets
+    remade = pd.concat(b.to_pandas() for b in extract_batches(world.exchange, release, row))
+    pd.testing.assert_frame_equal(remade.reset_index(drop=True), stored)
+    assert set(store.blob_names()) == before and store.temp_files() == []
