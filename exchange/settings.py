@@ -57,7 +57,11 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=3, ge=1, le=100)
     job_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
-    @field_validator("database_url")
+    # A Dask scheduler (tcp://host:8786): releases are then made on its cluster, whose
+    # workers must see data_dir at the same path and have datalease installed.
+    dask_scheduler: str | None = None
+
+    @field_validator("database_url", "dask_scheduler")
     @classmethod
     def _blank_means_default(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():

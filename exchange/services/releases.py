@@ -24,6 +24,7 @@ from exchange.crypto.reader import BlobReader
 from exchange.db.models import Account, Dataset, Lease, Release
 from exchange.errors import Conflict
 from exchange.memory import give_back
+from exchange.services import cluster
 from exchange.services.ids import new_id
 from exchange.services.raw import data_key as data_key_of
 from exchange.services.raw import ensure_table, table_context, table_name
@@ -77,10 +78,21 @@ def ensure_release(
             ),
         )
     )
+    keys = release_keys(exchange, dataset.id)
     with exchange.store.writer(name, data_key, context=_context(release_id)) as writer:
-        report = apply_batches(
-            source, cast(BinaryIO, writer), policy, release_keys(exchange, dataset.id), row_ids=ROW
-        )
+        if exchange.settings.dask_scheduler:
+            report = cluster.build_release(
+                exchange,
+                table_name(dataset.id),
+                dataset_key,
+                table_context(dataset.id),
+                policy,
+                keys,
+                cast(BinaryIO, writer),
+                row_ids=ROW,
+            )
+        else:
+            report = apply_batches(source, cast(BinaryIO, writer), policy, keys, row_ids=ROW)
     give_back()  # the server goes on from here, not from the release's high-water mark
     release = Release(
         id=release_id,
