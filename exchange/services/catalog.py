@@ -102,10 +102,26 @@ def release_summary(release: Release) -> dict[str, Any]:
     }
 
 
+# Catalog samples by dataset, policy version and size. A sample takes tens of milliseconds
+# to make, which a catalog view cannot afford, and making a new one per view adds nothing:
+# its inputs are drawn from the policy alone, and its keyed columns (tokens, fakes, noise)
+# come from a throwaway key that no lease or extract ever uses, whether it is drawn for one
+# view or for a process's lifetime. A dataset's profile is made with its upload and never
+# changes, so the key holds every input, and a new policy is a new key.
+_SAMPLES = Memo(1024)
+
+
 def sample(dataset: Dataset, policy: Policy, *, rows: int) -> dict[str, Any]:
     """Synthetic rows in the policy's output formats, made from the profile's column kinds
     and the policy alone: no data row is read, so none can be shown or re-identified."""
-    # Stable per policy version; keyed columns differ per view (a throwaway key each time).
+    if dataset.policy_hash is None:
+        return _sample(dataset, policy, rows=rows)
+    key = (dataset.id, dataset.policy_hash, rows)
+    return _SAMPLES.get_or_make(key, lambda: _sample(dataset, policy, rows=rows))
+
+
+def _sample(dataset: Dataset, policy: Policy, *, rows: int) -> dict[str, Any]:
+    # Inputs stable per policy version; keyed columns under a throwaway key (see _SAMPLES).
     seed = int(dataset.policy_hash[:16], 16) if dataset.policy_hash else 0
     try:
         frame = synthetic_sample(policy, dataset.profile or {}, rows=rows, seed=seed)

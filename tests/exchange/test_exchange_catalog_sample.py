@@ -116,3 +116,15 @@ def test_the_catalog_shows_what_the_release_gate_counted_and_did(world, frame):
     assert not counted & {"name", "citizen_id", "card_id", "address", "monthly_income"}
     assert set(release["generalization"]) == counted
     assert release["rows"] + release["rows_suppressed"] == len(frame)
+
+
+def test_the_sample_is_made_once_per_policy_version(world, frame):
+    dataset_id, offer_id = publish(world, frame)
+    first = world.call("buyer", "GET", f"/v1/catalog/{offer_id}").json()["sample"]
+    again = world.call("buyer2", "GET", f"/v1/catalog/{offer_id}").json()["sample"]
+    assert again == first  # no new throwaway key per view: nothing of a lease's key is in it
+    policy = {**POLICY, "columns": {**POLICY["columns"], "mobile": {"class": "drop"}}}
+    response = world.call("provider", "PUT", f"/v1/datasets/{dataset_id}/policy", json=policy)
+    assert response.status_code == 200, response.text
+    changed = world.call("buyer", "GET", f"/v1/catalog/{offer_id}").json()["sample"]
+    assert "mobile" in first["columns"] and "mobile" not in changed["columns"]
