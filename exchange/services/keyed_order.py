@@ -121,7 +121,8 @@ class KeyedOrder:
     def _bucket(self, b: int) -> pa.Table:
         if self.buckets == 1:
             held, self._held = self._held, []
-            return pa.Table.from_batches(held, schema=held[0].schema if held else None)
+            table = pa.Table.from_batches(held, schema=held[0].schema if held else None)
+            return table.unify_dictionaries()
         if b not in self._written:
             return pa.table({})
         name = self._blob(b)
