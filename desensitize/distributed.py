@@ -22,10 +22,11 @@ or scattered data: a plugin lives in the memory of the scheduler and of each wor
 (and is given to workers that join later), never in a worker's spillable data store
 or in a task graph; it is removed from every worker when the run ends. The keyring
 travels that way, and so do the plan, which can hold the raw ids of suppressed
-persons, and the `FileCodec`, which can hold the data key of encrypted partitions
-(files stay sealed at rest; workers decrypt them in memory as they read). Per-piece counts do come back as task results (they hold level-0 values and,
-with a privacy unit, persons' ids); the client gathers each as soon as it is ready,
-but a cluster handling raw data should not spill to unencrypted disk.
+persons, and the `Codec`, which can hold the data key of encrypted partitions (files
+stay sealed at rest; workers decrypt them in memory as they read). Per-piece counts
+do come back as task results (they hold level-0 values and, with a privacy unit,
+persons' ids); the client gathers each as soon as it is ready, but a cluster
+handling raw data should not spill to unencrypted disk.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import fsspec
 import numpy as np
@@ -55,7 +56,7 @@ from desensitize.policy import Policy, as_policy
 from desensitize.rules.noise import ROW_BLOCK
 from desensitize.stream import SURVEY_ROWS, _rebatch, _Sink
 
-__all__ = ["FileCodec", "Partitions", "Piece", "apply_dask", "cluster_check"]
+__all__ = ["Codec", "FileCodec", "Partitions", "Piece", "apply_dask", "cluster_check"]
 
 _SUFFIXES = (".parquet", ".pq")
 READ_ROWS = 65_536
@@ -79,10 +80,19 @@ class _Shared(WorkerPlugin):
         _SHARED.pop((self.run, self.field), None)
 
 
+class Codec(Protocol):
+    """How input files are read and output files written. One that decrypts and encrypts
+    (AES-GCM partitions at rest) holds its key; it reaches the workers as the keyring
+    does, so the key is in no task. Workers import its class, so it must be importable
+    there."""
+
+    def reader(self, fs: Any, path: str) -> BinaryIO: ...
+
+    def writer(self, fs: Any, path: str) -> BinaryIO: ...
+
+
 class FileCodec:
-    """How input files are read and output files written: as they are, by default. A
-    subclass may decrypt and encrypt (AES-GCM partitions at rest) with a key it holds;
-    it reaches the workers as the keyring does, so the key is in no task."""
+    """Files as they are (the default `Codec`)."""
 
     def reader(self, fs: Any, path: str) -> BinaryIO:
         """A readable, seekable binary file of the plaintext."""
@@ -133,7 +143,7 @@ class Partitions:
         cls,
         source: str | Path | Sequence[str | Path],
         storage_options: Mapping[str, Any] | None = None,
-        codec: FileCodec | None = None,
+        codec: Codec | None = None,
     ) -> Partitions:
         """The Parquet files of a directory (hidden ones and `_`-prefixed ones skipped,
         as Dask and Arrow skip them) in natural name order, or the given files in order."""
@@ -220,7 +230,7 @@ class Partitions:
         return tuple(segments)
 
 
-def _footer(fs: Any, path: str, codec: FileCodec) -> tuple[tuple[int, ...], pa.Schema]:
+def _footer(fs: Any, path: str, codec: Codec) -> tuple[tuple[int, ...], pa.Schema]:
     """Rows per row group, and the schema."""
     try:
         with codec.reader(fs, path) as fh:
@@ -232,7 +242,7 @@ def _footer(fs: Any, path: str, codec: FileCodec) -> tuple[tuple[int, ...], pa.S
 
 
 def _read(
-    fs: Any, piece: Piece, columns: list[str], codec: FileCodec | None = None
+    fs: Any, piece: Piece, columns: list[str], codec: Codec | None = None
 ) -> Iterator[pa.RecordBatch]:
     """The piece's rows of `columns`, reading only the row groups that hold them."""
     codec = codec or FileCodec()
@@ -399,7 +409,7 @@ def apply_dask(
     piece_rows: int = 1_000_000,
     row_ids: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
-    codec: FileCodec | None = None,
+    codec: Codec | None = None,
 ) -> Report:
     """Desensitize partitioned Parquet `source` into the directory `sink` on a Dask
     cluster (see the module doc); `sink` must not exist yet or be empty.
