@@ -139,9 +139,10 @@ async def bearer_token(authorization: Annotated[str | None, Header()] = None) ->
 def current_account(
     session: ReadSessionDep, token: Annotated[str, Depends(bearer_token)]
 ) -> Account:
-    account = authenticate(session, token)
-    session.commit()  # end the read transaction so handlers start clean
-    return account
+    # The read transaction goes on into the handler, which reads in the same snapshot: no
+    # second BEGIN and pool checkout per request. A route that writes does so in its own
+    # session; its read session is closed with the request's others.
+    return authenticate(session, token)
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]

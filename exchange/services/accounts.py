@@ -62,14 +62,15 @@ def issue_key(session: Session, account: Account) -> IssuedKey:
 
 
 def authenticate(session: Session, api_key: str) -> Account:
-    row = session.execute(
-        select(ApiKey, Account)
-        .join(Account, Account.id == ApiKey.account_id)
-        .where(ApiKey.key_hash == hash_key(api_key))
+    # Every authenticated request runs this: only the account is loaded, not the key row.
+    account = session.scalars(
+        select(Account)
+        .join(ApiKey, ApiKey.account_id == Account.id)
+        .where(ApiKey.key_hash == hash_key(api_key), ApiKey.revoked_at.is_(None))
     ).first()
-    if row is None or row.ApiKey.revoked_at is not None:
+    if account is None:
         raise Unauthorized("the API key is not valid")
-    return row.Account
+    return account
 
 
 def revoke_keys(session: Session, account_id: str) -> int:
