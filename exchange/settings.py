@@ -9,6 +9,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exchange.ingest.limits import Limits
 
+GRADES = ("core", "important", "general")
+AUTHORITY_LEVELS = ("community", "district", "municipal")
+APPROVAL_STEPS = ("data_officer", *AUTHORITY_LEVELS)
+
 
 class Settings(BaseSettings):
     """Everything the service needs to start; defaults give a self-contained SQLite setup."""
@@ -57,6 +61,23 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=3, ge=1, le=100)
     job_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
+    # Governance by grade. A new offer of a grade in review_grades waits for a compliance
+    # account's review, then is disclosed on the public transparency page for
+    # disclosure_days (anyone may object) before the catalog lists it; other grades are
+    # reviewed automatically (logged). A lease is approved once every step of its grade's
+    # chain has decided, in order: "data_officer" is the provider or a data officer of
+    # the provider's organisation, "community", "district" and "municipal" a data officer
+    # at that authority level. JSON in the environment, e.g.
+    # DATALEASE_APPROVAL_CHAINS='{"important": ["data_officer"]}'.
+    review_grades: list[str] = Field(default_factory=lambda: ["important"])
+    disclosure_days: int = Field(default=7, ge=0, le=365)
+    approval_chains: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "important": ["data_officer", "district", "municipal"],
+            "general": [],
+        }
+    )
+
     # A Dask scheduler (tcp://host:8786): releases are then made on its cluster, whose
     # workers must see data_dir at the same path and have datalease installed.
     dask_scheduler: str | None = None
@@ -67,6 +88,31 @@ class Settings(BaseSettings):
         if value is not None and not value.strip():
             return None
         return value
+
+    @field_validator("review_grades")
+    @classmethod
+    def _known_grades(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(GRADES))
+        if unknown:
+            raise ValueError(f"unknown grades {unknown}; grades are {', '.join(GRADES)}")
+        return value
+
+    @field_validator("approval_chains")
+    @classmethod
+    def _known_steps(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for grade, chain in value.items():
+            if grade not in GRADES:
+                raise ValueError(f"unknown grade {grade!r}; grades are {', '.join(GRADES)}")
+            unknown = sorted(set(chain) - set(APPROVAL_STEPS))
+            if unknown:
+                raise ValueError(
+                    f"approval_chains[{grade!r}]: unknown steps {unknown}; steps are "
+                    f"{', '.join(APPROVAL_STEPS)}"
+                )
+        return value
+
+    def approval_chain(self, grade: str) -> list[str]:
+        return list(self.approval_chains.get(grade, []))
 
     @property
     def upload_limits(self) -> Limits:

@@ -23,7 +23,17 @@ def run_demo(rows: int = 5000, data_dir: Path | None = None) -> int:
         data_dir = Path(tmp.name)
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = ServeProcess(data_dir, data_dir / "server.log")
+    # The story has the provider approve its important-grade lease and lists offers at once:
+    # the listing review, public disclosure and three-level approval chain need compliance
+    # and authority accounts the demo does not create.
+    server = ServeProcess(
+        data_dir,
+        data_dir / "server.log",
+        extra_env={
+            "DATALEASE_REVIEW_GRADES": "[]",
+            "DATALEASE_APPROVAL_CHAINS": '{"important": ["data_officer"]}',
+        },
+    )
     try:
         with console.status("starting the exchange (SQLite, local files)…"):
             server.start()

@@ -55,6 +55,10 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(200))
     organisation: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), index=True)
+    # Governance: community, district or municipal (None: no public authority), and the
+    # duties held beside the role ("compliance", "data_officer"); None means none.
+    authority_level: Mapped[str | None] = mapped_column(String(20), default=None)
+    duties: Mapped[list[Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -110,6 +114,43 @@ class Offer(Base):
     shares_bp: Mapped[dict[str, Any]] = mapped_column()
     k: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default="active")
+    # The listing review: pending_review -> disclosed (until disclosure_ends_at, then listed
+    # unless an objection is open or upheld) or rejected; stopped by an upheld objection.
+    # Offers made before reviews existed are listed.
+    review_status: Mapped[str] = mapped_column(String(20), server_default="listed")
+    reviewed_by: Mapped[str | None] = mapped_column(String(40), default=None)
+    reviewed_at: Mapped[datetime | None] = mapped_column(default=None)
+    disclosure_ends_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Objection(Base):
+    """An objection anyone filed against a listing during its public disclosure."""
+
+    __tablename__ = "objections"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    offer_id: Mapped[str] = mapped_column(ForeignKey("offers.id"), index=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    filed_by: Mapped[str] = mapped_column(String(200), default="")  # as the objector signs
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # open|upheld|rejected
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LeaseApproval(Base):
+    """One completed step of a lease's approval chain; a step is decided once."""
+
+    __tablename__ = "lease_approvals"
+    __table_args__ = (UniqueConstraint("lease_id", "step"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lease_id: Mapped[str] = mapped_column(ForeignKey("leases.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)  # 0-based position in the chain
+    level: Mapped[str] = mapped_column(String(20))  # data_officer|community|district|municipal
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -127,6 +168,9 @@ class Lease(Base):
     ends_at: Mapped[datetime] = mapped_column()
     status: Mapped[str] = mapped_column(String(20), index=True)
     decision_reason: Mapped[str] = mapped_column(Text, default="")
+    # The grade's approval chain when requested, so changing the settings never changes
+    # the steps of a pending lease (None: a lease from before chains were configured).
+    approval_chain: Mapped[list[Any] | None] = mapped_column(default=None)
     price_minor: Mapped[int] = mapped_column(BigInteger)
     quote: Mapped[dict[str, Any]] = mapped_column()
     agreement: Mapped[dict[str, Any]] = mapped_column()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from exchange.context import Exchange
 from exchange.db.models import MICRO, Account, BudgetRequest, BudgetSpend, Dataset, Lease
 from exchange.errors import NotFound
-from exchange.services import allowance
+from exchange.services import allowance, governance
 from exchange.services.lifecycle import effective_status
 
 
@@ -143,4 +143,5 @@ def transparency(session: Session, dataset_id: str, now: Any) -> dict[str, Any]:
         "epsilon_cap": dataset.epsilon_cap_micro / MICRO,
         "epsilon_spent": dataset.epsilon_spent_micro / MICRO,
         "leases": shown,
+        "listings": governance.disclosures(session, dataset.id, now),
     }

@@ -17,7 +17,7 @@ from exchange.context import Exchange
 from exchange.db.dml import rowcount
 from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Lease, Offer
 from exchange.errors import Conflict, Forbidden, Invalid, MissingRow, NotFound
-from exchange.services import releases
+from exchange.services import governance, releases
 from exchange.services import terms as terms_svc
 from exchange.services.bounds import starts_at_problem
 from exchange.services.datasets import require_policy
@@ -102,6 +102,7 @@ def quote_request(session: Session, req: LeaseRequest) -> dict[str, Any]:
 
 def request_lease(session: Session, exchange: Exchange, buyer: Account, req: LeaseRequest) -> Lease:
     offer, dataset, policy, columns = _requested(session, req, active_only=True)
+    governance.require_listed(session, offer)
     purpose = terms_svc.purpose(req.purpose)
     now = now_utc()
     starts = req.starts_at or now
@@ -130,6 +131,11 @@ def request_lease(session: Session, exchange: Exchange, buyer: Account, req: Lea
     )
     # The lease is a projection of the current release; an organisation that holds an older
     # release of the dataset gets this one only if the two cannot be joined below k.
+    chain = exchange.settings.approval_chain(dataset.grade)
+    automatic = not chain
+    reason = decision.reason
+    if chain:
+        reason = f"{reason}; approvals needed in order: {' → '.join(chain)}"
     release = releases.ensure_release(session, exchange, dataset, policy)
     if offer.k > (policy.k or 1):  # offers made before releases existed
         raise Conflict(
@@ -151,8 +157,9 @@ def request_lease(session: Session, exchange: Exchange, buyer: Account, req: Lea
         columns=columns,
         starts_at=starts,
         ends_at=ends,
-        status="approved" if decision.automatic else "requested",
-        decision_reason=decision.reason,
+        status="approved" if automatic else "requested",
+        decision_reason=reason,
+        approval_chain=chain,
         price_minor=quote["total_minor"],
         quote=quote,
         agreement={},
@@ -162,7 +169,7 @@ def request_lease(session: Session, exchange: Exchange, buyer: Account, req: Lea
         key_id=Keyring(secret).key_id,
         max_downloads=int(offer.terms.get("max_downloads", 3)),
         release_id=release.id,
-        decided_at=now if decision.automatic else None,
+        decided_at=now if automatic else None,
     )
     lease.agreement = terms_svc.agreement(offer=offer, dataset=dataset, lease=lease, buyer=buyer)
     session.add(lease)
@@ -223,30 +230,16 @@ def list_leases(session: Session, account: Account) -> list[Lease]:
 def decide(
     session: Session,
     exchange: Exchange,
-    provider: Account,
+    account: Account,
     lease_id: str,
     *,
     approve: bool,
     reason: str,
 ) -> Lease:
-    lease = get_lease(session, lease_id, provider)
-    if provider.role != "provider":
-        raise Forbidden("only the dataset's provider approves or rejects lease requests")
-    if effective_status(lease, now_utc()) != "requested":
-        raise Conflict(
-            f"lease {lease.id} is {effective_status(lease, now_utc())}, not awaiting a decision"
-        )
-    lease.status = "approved" if approve else "rejected"
-    lease.decided_at = now_utc()
-    lease.decision_reason = reason or ("approved by the provider" if approve else "rejected")
-    exchange.log.record(
-        session,
-        "lease_approved" if approve else "lease_rejected",
-        actor=provider.id,
-        lease=lease.id,
-        dataset=lease.dataset_id,
+    """The next step of the lease's approval chain (see `exchange.services.governance`)."""
+    return governance.decide_step(
+        session, exchange, account, lease_id, approve=approve, reason=reason
     )
-    return lease
 
 
 def pay(session: Session, exchange: Exchange, buyer: Account, lease_id: str) -> Lease:

@@ -19,7 +19,7 @@ from contracts.revenue import check_shares
 from exchange.context import Exchange
 from exchange.db.models import MICRO, Account, Dataset, Offer
 from exchange.errors import Conflict, Forbidden, Invalid, MissingRow, NotFound
-from exchange.services import budgets
+from exchange.services import budgets, governance
 from exchange.services import terms as terms_svc
 from exchange.services.datasets import get_owned, require_policy
 from exchange.services.ids import new_id
@@ -99,6 +99,7 @@ def create_offer(
         epsilon_cap=f"{dataset.epsilon_cap_micro / MICRO:g}",
         k=k,
     )
+    governance.submit(session, exchange, offer, dataset, provider)
     return offer
 
 
@@ -130,7 +131,7 @@ def active_offers(
     query = (
         select(Offer, Dataset)
         .join(Dataset, Dataset.id == Offer.dataset_id)
-        .where(Offer.status == "active")
+        .where(Offer.status == "active", Offer.review_status.in_(("listed", "disclosed")))
         .order_by(Offer.created_at)
     )
     if domain:
@@ -138,6 +139,8 @@ def active_offers(
     if grade:
         query = query.where(Dataset.grade == grade.lower())
     rows = [(o, d) for o, d in session.execute(query)]
+    shown = governance.listed(session, [o for o, _ in rows], governance.now_utc())
+    rows = [(o, d) for o, d in rows if o.id in shown]
     if text:
         needle = text.lower()
         rows = [
@@ -149,9 +152,13 @@ def active_offers(
 
 
 def catalog_offer(session: Session, offer_id: str) -> tuple[Offer, Dataset]:
-    """One active offer with its dataset, as the catalog lists it."""
+    """One active, listed offer with its dataset, as the catalog lists it."""
     offer = session.get(Offer, offer_id)
-    if offer is None or offer.status != "active":
+    if (
+        offer is None
+        or offer.status != "active"
+        or offer.id not in governance.listed(session, [offer], governance.now_utc())
+    ):
         raise NotFound(f"offer {offer_id} is not in the catalog")
     dataset = session.get(Dataset, offer.dataset_id)
     if dataset is None:

@@ -68,7 +68,16 @@ def settings(tmp_path, request: pytest.FixtureRequest) -> Settings:
     url = None
     if "backend" in request.fixturenames and request.getfixturevalue("backend") == "postgres":
         url = request.getfixturevalue("pg_database_url")
-    return Settings(data_dir=tmp_path / "data", database_url=url, max_upload_bytes=5_000_000)
+    # These suites test the market on listed offers, with the provider approving leases on
+    # important data; the review, disclosure and the longer approval chains that are the
+    # defaults are walked in test_exchange_governance.py.
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=url,
+        max_upload_bytes=5_000_000,
+        review_grades=[],
+        approval_chains={"important": ["data_officer"]},
+    )
 
 
 @dataclass

@@ -108,6 +108,12 @@ JOB_VIEWERS = {"buyer": OK, "operator": OK} | {
 }
 
 
+_REVIEW = {"json": {"approve": True, "reason": "checked"}}
+_OBJECTION = {"json": {"text": "an objection"}}
+_DECISION = {"json": {"uphold": False, "reason": "checked"}}
+CLOSED = {r: "409" for r in ROLES}
+
+
 def table(s: State, frame: pd.DataFrame) -> list[tuple[str, str, str, dict[str, Any], dict]]:
     lease_url = f"/v1/leases/{s.paid}"
     return [
@@ -222,6 +228,10 @@ def table(s: State, frame: pd.DataFrame) -> list[tuple[str, str, str, dict[str, 
         ),
         ("approve", "POST", f"/v1/leases/{s.requested_a}/approve", {}, {"provider": OK}),
         ("reject", "POST", f"/v1/leases/{s.requested_b}/reject", {}, {"provider": OK}),
+        # No account here holds the compliance duty; no listing is in its disclosure.
+        ("listing review", "POST", f"/v1/offers/{s.offer}/review", _REVIEW, {}),
+        ("objection", "POST", f"/v1/transparency/{s.dataset}/objections", _OBJECTION, CLOSED),
+        ("objection decision", "POST", "/v1/objections/obj_none/decision", _DECISION, {}),
         ("pay", "POST", f"/v1/leases/{s.approved}/pay", {}, BUYER_OWN),
         (
             "query",
@@ -309,7 +319,7 @@ def test_every_endpoint_answers_each_role_as_the_table_says(world, small, role):
 def test_a_bad_or_malformed_key_is_401_everywhere(world, small):
     state = build_state(world, small)
     for name, method, url, kwargs, allowed in table(state, small):
-        if allowed is PUBLIC:
+        if allowed is PUBLIC or allowed is CLOSED:  # no key needed, so none is checked
             continue
         for header in ("Bearer dl_not-a-real-key", "Basic abc", "Bearer ", "dl_no-scheme"):
             response = world.client.request(
@@ -406,7 +416,8 @@ def test_the_auditor_can_write_nothing(world, small):
     writes = [
         row
         for row in table(state, small)
-        if row[1] in ("POST", "PUT", "PATCH", "DELETE") and row[0] != "trace"
+        # Objections are the public's, auditors included: anyone may file one.
+        if row[1] in ("POST", "PUT", "PATCH", "DELETE") and row[0] not in ("trace", "objection")
     ]
     assert len(writes) >= 12
     for name, method, url, kwargs, _ in writes:

@@ -17,6 +17,7 @@ from exchange.api.openapi import account_errors, role_errors
 from exchange.api.schemas import AccountCreate, AccountCreated, AccountPublic
 from exchange.db.models import Account
 from exchange.errors import NotFound
+from exchange.services import governance
 from exchange.services.accounts import create_account, issue_key, revoke_keys
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -33,19 +34,26 @@ SECRET_NOTE = (
     response_model=AccountCreated,
     summary="Create an account and its first API key (shown once)",
     description="**Who:** operators. Creates an account with one role (provider, buyer, "
-    "auditor or operator) and its first API key; logged. " + SECRET_NOTE,
+    "auditor or operator), optionally an authority level (community, district, municipal) "
+    "and duties (compliance, data_officer) for listing reviews and lease approvals, and "
+    "its first API key; logged. " + SECRET_NOTE,
     responses=role_errors((409, "a replay of a request whose answer showed a key"), 422),
 )
 def create(
     body: AccountCreate, session: SessionDep, operator: OperatorAccount, exchange: ExchangeDep
 ) -> AccountCreated:
+    level, duties = governance.check_standing(body.authority_level, body.duties)
     issued = create_account(session, name=body.name, role=body.role, organisation=body.organisation)
+    issued.account.authority_level = level
+    issued.account.duties = duties or None
     exchange.log.record(
         session,
         "account_created",
         actor=operator.id,
         account=issued.account.id,
         role=issued.account.role,
+        **({"authority_level": level} if level else {}),
+        **({"duties": duties} if duties else {}),
     )
     session.commit()
     return AccountCreated(**AccountPublic.of(issued.account).model_dump(), api_key=issued.api_key)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import StreamingResponse
 
-from exchange.api.deps import AuditorAccount, ExchangeDep, ReadSessionDep
+from exchange.api.deps import (
+    AuditorAccount,
+    CurrentAccount,
+    ExchangeDep,
+    ReadSessionDep,
+    SessionDep,
+)
 from exchange.api.openapi import errors, role_errors
 from exchange.api.schemas import (
     AuditEvent,
@@ -17,6 +22,10 @@ from exchange.api.schemas import (
     DatasetBudget,
     InclusionProof,
     LogEntry,
+    ObjectionCreate,
+    ObjectionDecision,
+    ObjectionFiled,
+    ObjectionPublic,
     PublicKey,
     RevenueReport,
     TraceResult,
@@ -24,7 +33,7 @@ from exchange.api.schemas import (
 )
 from exchange.api.schemas.examples import HEAD, PUBLIC_KEY_HEX
 from exchange.errors import PayloadTooLarge
-from exchange.services import audit
+from exchange.services import audit, governance
 from exchange.services import trace as trace_svc
 
 router = APIRouter(prefix="/v1", tags=["audit"])
@@ -204,8 +213,65 @@ def revenue(_: AuditorAccount, session: ReadSessionDep, exchange: ExchangeDep) -
 def transparency(dataset_id: str, session: ReadSessionDep) -> dict[str, Any]:
     """**Who:** anyone, without a key. What the people in a dataset may know: the
     organisations leasing it, their purposes, periods and columns, and the epsilon spent.
-    Requested and rejected leases are not shown."""
-    return audit.transparency(session, dataset_id, datetime.now(UTC))
+    Requested and rejected leases are not shown. `listings` shows each offer's review and
+    public disclosure, with the outcome of every objection to it."""
+    return audit.transparency(session, dataset_id, governance.now_utc())
+
+
+@router.post(
+    "/transparency/{dataset_id}/objections",
+    tags=["public"],
+    status_code=201,
+    response_model=ObjectionFiled,
+    summary="Public: object to a listing of this dataset during its disclosure",
+    responses=errors(404, (409, "no listing of the dataset is in its disclosure period"), 422),
+)
+def file_objection(
+    dataset_id: str, body: ObjectionCreate, session: SessionDep, exchange: ExchangeDep
+) -> ObjectionFiled:
+    """**Who:** anyone, without a key. While a listing is disclosed, anyone may object to
+    it; the listing then waits until a compliance account decides the objection, and an
+    upheld one stops it. The transparency page shows the objection's outcome, never its
+    words or signer. Logged."""
+    objection = governance.file_objection(
+        session,
+        exchange,
+        dataset_id,
+        text=body.text,
+        filed_by=body.name,
+        offer_id=body.offer_id,
+    )
+    session.commit()
+    return ObjectionFiled(id=objection.id, offer_id=objection.offer_id, status=objection.status)
+
+
+@router.post(
+    "/objections/{objection_id}/decision",
+    tags=["governance"],
+    response_model=ObjectionPublic,
+    summary="Decide an objection: uphold it (the listing stops) or reject it",
+    responses=role_errors(
+        (403, "the account has no compliance duty"),
+        404,
+        (409, "the objection is already decided"),
+        422,
+    ),
+)
+def decide_objection(
+    objection_id: str,
+    body: ObjectionDecision,
+    session: SessionDep,
+    account: CurrentAccount,
+    exchange: ExchangeDep,
+) -> ObjectionPublic:
+    """**Who:** accounts with the `compliance` duty. An upheld objection stops the listing
+    for good; a rejected one lets it go on to the catalog once its disclosure is over and
+    no other objection is open. Logged with who, level and reason."""
+    objection = governance.decide_objection(
+        session, exchange, account, objection_id, uphold=body.uphold, reason=body.reason
+    )
+    session.commit()
+    return ObjectionPublic.model_validate(objection, from_attributes=True)
 
 
 @router.post(

@@ -12,7 +12,6 @@ from exchange.api.deps import (
     BuyerAccount,
     CurrentAccount,
     ExchangeDep,
-    ProviderAccount,
     ReadSessionDep,
     SessionDep,
     require,
@@ -91,7 +90,7 @@ def create_quote(body: QuoteCreate, session: ReadSessionDep, buyer: BuyerAccount
     "/leases",
     status_code=201,
     response_model=LeasePublic,
-    summary="Request a lease: approved at once for general data, else by the provider",
+    summary="Request a lease: approved at once for general data, else through its approval chain",
     responses=role_errors(
         404,
         (
@@ -107,7 +106,8 @@ def request_lease(
 ) -> LeasePublic:
     """**Who:** buyers. Checks the request against the offer's terms and prices it; a
     lease on general-grade data that fits is `approved` at once, one on important data
-    stays `requested` until the provider decides. The epsilon is reserved from the
+    stays `requested` until every step of the grade's approval chain has approved it
+    (`approval_chain`). The offer must be listed: reviewed and past its disclosure. The epsilon is reserved from the
     dataset's budget. Logged."""
     lease = leases.request_lease(session, exchange, buyer, _request(body))
     session.commit()
@@ -140,13 +140,13 @@ def get_lease(lease_id: str, session: ReadSessionDep, account: CurrentAccount) -
 def _decide(
     session: Session,
     exchange: Exchange,
-    provider: Account,
+    account: Account,
     lease_id: str,
     approve: bool,
     body: Decision | None,
 ) -> LeasePublic:
     lease = leases.decide(
-        session, exchange, provider, lease_id, approve=approve, reason=body.reason if body else ""
+        session, exchange, account, lease_id, approve=approve, reason=body.reason if body else ""
     )
     session.commit()
     return _public(lease)
@@ -155,39 +155,60 @@ def _decide(
 @router.post(
     "/leases/{lease_id}/approve",
     response_model=LeasePublic,
-    summary="Approve a requested lease; the buyer may then pay",
+    summary="Approve the lease's next approval step; the last one lets the buyer pay",
     responses=role_errors(
-        (403, "not the dataset's provider"), 404, (409, "the lease is not requested"), 422
+        (403, "the account decides no step of this lease's chain"),
+        404,
+        (
+            409,
+            "the lease is not requested, its next step is another's, or this account "
+            "decided a step already",
+        ),
+        422,
     ),
 )
 def approve(
     lease_id: str,
     session: SessionDep,
-    provider: ProviderAccount,
+    account: CurrentAccount,
     exchange: ExchangeDep,
     body: Decision | None = None,
 ) -> LeasePublic:
-    """**Who:** the dataset's provider. The optional body gives a reason; logged."""
-    return _decide(session, exchange, provider, lease_id, True, body)
+    """**Who:** the account that decides the lease's next step in its grade's approval
+    chain: `data_officer` is the dataset's provider or a data officer of its
+    organisation; `community`, `district`, `municipal` a data officer at that authority
+    level. Steps are decided in order, each by another account; approving the last one
+    approves the lease. The optional body gives a reason; each step is logged with who,
+    level and reason."""
+    return _decide(session, exchange, account, lease_id, True, body)
 
 
 @router.post(
     "/leases/{lease_id}/reject",
     response_model=LeasePublic,
-    summary="Reject a requested lease; its epsilon reservation is released",
+    summary="Reject a requested lease at its next approval step",
     responses=role_errors(
-        (403, "not the dataset's provider"), 404, (409, "the lease is not requested"), 422
+        (403, "the account decides no step of this lease's chain"),
+        404,
+        (
+            409,
+            "the lease is not requested, its next step is another's, or this account "
+            "decided a step already",
+        ),
+        422,
     ),
 )
 def reject(
     lease_id: str,
     session: SessionDep,
-    provider: ProviderAccount,
+    account: CurrentAccount,
     exchange: ExchangeDep,
     body: Decision | None = None,
 ) -> LeasePublic:
-    """**Who:** the dataset's provider. The optional body gives a reason; logged."""
-    return _decide(session, exchange, provider, lease_id, False, body)
+    """**Who:** the account that decides the lease's next approval step (see approve).
+    The lease is rejected; the optional body gives a reason; logged with who, level and
+    reason."""
+    return _decide(session, exchange, account, lease_id, False, body)
 
 
 @router.post(

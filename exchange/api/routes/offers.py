@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 
 from exchange.api.deps import (
     CurrentAccount,
@@ -14,10 +15,22 @@ from exchange.api.deps import (
     SessionDep,
 )
 from exchange.api.openapi import account_errors, role_errors
-from exchange.api.schemas import CatalogEntry, CatalogEntryDetail, OfferCreate, OfferPublic
-from exchange.services import catalog, offers, releases
+from exchange.api.schemas import (
+    CatalogEntry,
+    CatalogEntryDetail,
+    ListingReview,
+    OfferCreate,
+    OfferPublic,
+)
+from exchange.db.models import Offer
+from exchange.services import catalog, governance, offers, releases
 
 router = APIRouter(prefix="/v1", tags=["offers"])
+
+
+def _public(session: Session, offer: Offer) -> OfferPublic:
+    objected = bool(governance.open_objection_offers(session, [offer.id]))
+    return OfferPublic.of(offer, governance.listing_status(offer, governance.now_utc(), objected))
 
 
 @router.post(
@@ -39,13 +52,17 @@ router = APIRouter(prefix="/v1", tags=["offers"])
 def create_offer(
     body: OfferCreate, session: SessionDep, provider: ProviderAccount, exchange: ExchangeDep
 ) -> OfferPublic:
-    """**Who:** the dataset's provider. Publishes the offer to the catalog. The first
+    """**Who:** the dataset's provider. Publishes the offer: a grade named in
+    `DATALEASE_REVIEW_GRADES` (important by default) waits in `pending_review` for a
+    compliance account, then is disclosed on the public transparency page for
+    `DATALEASE_DISCLOSURE_DAYS` before the catalog lists it; other grades are reviewed
+    automatically and listed at once. The first
     offer on a dataset sets its lifetime epsilon (`epsilon_cap`); later ones draw on it.
     Every lease is a projection of the dataset's one release at the policy's k, so `k`
     may not exceed the policy's. Logged."""
     offer = offers.create_offer(session, exchange, provider, body.model_dump())
     session.commit()
-    return OfferPublic.of(offer)
+    return _public(session, offer)
 
 
 @router.get(
@@ -56,7 +73,7 @@ def create_offer(
 )
 def get_offer(offer_id: str, session: ReadSessionDep, _: CurrentAccount) -> OfferPublic:
     """**Who:** any account."""
-    return OfferPublic.of(offers.get_offer(session, offer_id))
+    return _public(session, offers.get_offer(session, offer_id))
 
 
 @router.post(
@@ -72,7 +89,36 @@ def withdraw_offer(
     granted keep their terms. Logged."""
     offer = offers.withdraw(session, exchange, provider, offer_id)
     session.commit()
-    return OfferPublic.of(offer)
+    return _public(session, offer)
+
+
+@router.post(
+    "/offers/{offer_id}/review",
+    response_model=OfferPublic,
+    summary="Review a new listing: approve it into public disclosure, or reject it",
+    responses=role_errors(
+        (403, "the account has no compliance duty"),
+        404,
+        (409, "the offer is not awaiting a review"),
+        422,
+    ),
+)
+def review_offer(
+    offer_id: str,
+    body: ListingReview,
+    session: SessionDep,
+    account: CurrentAccount,
+    exchange: ExchangeDep,
+) -> OfferPublic:
+    """**Who:** accounts with the `compliance` duty. Approved, the offer is `disclosed`
+    on the public transparency page for `DATALEASE_DISCLOSURE_DAYS`, where anyone may
+    object, and is listed in the catalog after that unless an objection is open or
+    upheld; rejected, it is never listed. Logged with who, level and reason."""
+    offer = governance.review(
+        session, exchange, account, offer_id, approve=body.approve, reason=body.reason
+    )
+    session.commit()
+    return _public(session, offer)
 
 
 @router.get(
@@ -89,8 +135,9 @@ def list_catalog(
     grade: str | None = Query(None, pattern="^(important|general)$"),
     q: str | None = Query(None, max_length=200),
 ) -> list[dict[str, Any]]:
-    """**Who:** any account. Filter by `domain`, `grade` and free text `q` (title and
-    description). No row of data, real or synthetic."""
+    """**Who:** any account. Listed offers only (reviewed and past their public
+    disclosure). Filter by `domain`, `grade` and free text `q` (title and description).
+    No row of data, real or synthetic."""
     return [
         catalog.entry(o, d)
         for o, d in offers.active_offers(session, domain=domain, grade=grade, text=q)

@@ -40,6 +40,17 @@ class AccountCreate(BaseModel):
     organisation: str = Field(
         default="", max_length=200, description="shown on the public transparency page"
     )
+    authority_level: str | None = Field(
+        default=None,
+        pattern="^(community|district|municipal)$",
+        description="the level of public authority whose approvals the account gives",
+    )
+    duties: list[str] = Field(
+        default_factory=list,
+        max_length=2,
+        description="compliance (reviews listings, decides objections) and/or data_officer "
+        "(approves leases for its organisation or authority level)",
+    )
 
 
 class AccountPublic(BaseModel):
@@ -51,6 +62,8 @@ class AccountPublic(BaseModel):
     name: str
     organisation: str
     role: str
+    authority_level: str | None = None
+    duties: list[str] = Field(default_factory=list)
     created_at: datetime
 
     @classmethod
@@ -60,6 +73,8 @@ class AccountPublic(BaseModel):
             name=account.name,
             organisation=account.organisation,
             role=account.role,
+            authority_level=account.authority_level,
+            duties=list(account.duties or []),
             created_at=account.created_at,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,8 +11,10 @@ from exchange.api.schemas.examples import (
     BUYER_ID,
     DATASET_ID,
     HEAD,
+    LATER,
     LEASE_ID,
     OFFER_ID,
+    OPERATOR_ID,
     PROVIDER_ID,
     PUBLIC_KEY_HEX,
     PUBLIC_KEY_PEM,
@@ -265,6 +268,133 @@ class TransparencyLease(BaseModel):
     epsilon: float
 
 
+_OBJECTION: dict[str, Any] = {
+    "id": "obj_2f6c0d3a9b8e7f1a2c4d",
+    "status": "open",
+    "filed_at": TIME,
+    "decision_reason": "",
+}
+_LISTING: dict[str, Any] = {
+    "offer_id": OFFER_ID,
+    "title": "citizens, desensitized",
+    "status": "disclosed",
+    "reviewed_at": TIME,
+    "disclosure_ends_at": LATER,
+    "objections": [_OBJECTION],
+}
+
+
+class TransparencyObjection(BaseModel):
+    """An objection as the public sees it: its outcome, never the objector or the words."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_OBJECTION]})
+
+    id: str
+    status: str = Field(description="open, upheld (the listing stopped) or rejected")
+    filed_at: str
+    decision_reason: str
+
+
+class TransparencyListing(BaseModel):
+    """An offer of the dataset and where it stands in review and public disclosure."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_LISTING]})
+
+    offer_id: str
+    title: str
+    status: str = Field(
+        description="pending_review, disclosed, listed, rejected (in review) or stopped "
+        "(by an upheld objection)"
+    )
+    reviewed_at: str | None
+    disclosure_ends_at: str | None
+    objections: list[TransparencyObjection]
+
+
+class ObjectionCreate(BaseModel):
+    """An objection to a listing in its disclosure period; anyone may file one."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "the trips of our school's pupils should not be leased",
+                    "name": "福田区某小学家长委员会",
+                }
+            ]
+        }
+    )
+
+    text: str = Field(min_length=1, max_length=4000)
+    name: str = Field(default="", max_length=200, description="how the objector signs")
+    offer_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="the listing objected to; by default the dataset's latest in disclosure",
+    )
+
+
+class ObjectionFiled(BaseModel):
+    """The objection's id and status; a compliance account decides it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "obj_2f6c0d3a9b8e7f1a2c4d", "offer_id": OFFER_ID, "status": "open"}]
+        }
+    )
+
+    id: str
+    offer_id: str
+    status: str
+
+
+class ObjectionDecision(BaseModel):
+    """A compliance decision on an objection: uphold (the listing stops) or reject."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"uphold": False, "reason": "the release is k-anonymous per pupil"}]
+        }
+    )
+
+    uphold: bool
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ObjectionPublic(BaseModel):
+    """An objection as compliance sees it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "obj_2f6c0d3a9b8e7f1a2c4d",
+                    "offer_id": OFFER_ID,
+                    "dataset_id": DATASET_ID,
+                    "filed_by": "福田区某小学家长委员会",
+                    "text": "the trips of our school's pupils should not be leased",
+                    "status": "rejected",
+                    "decided_by": OPERATOR_ID,
+                    "decision_reason": "the release is k-anonymous per pupil",
+                    "created_at": TIME,
+                    "decided_at": LATER,
+                }
+            ]
+        }
+    )
+
+    id: str
+    offer_id: str
+    dataset_id: str
+    filed_by: str
+    text: str
+    status: str
+    decided_by: str | None
+    decision_reason: str
+    created_at: datetime
+    decided_at: datetime | None
+
+
 class Transparency(BaseModel):
     """What anyone may know about a dataset's use."""
 
@@ -293,6 +423,10 @@ class Transparency(BaseModel):
     epsilon_cap: float
     epsilon_spent: float
     leases: list[TransparencyLease] = Field(description="leases other than requested or rejected")
+    listings: list[TransparencyListing] = Field(
+        default_factory=list,
+        description="offers in review, in public disclosure (objections welcome) or listed",
+    )
 
 
 class TraceCandidate(BaseModel):

@@ -165,10 +165,16 @@ class OfferPublic(BaseModel):
     shares_bp: dict[str, int]
     k: int
     status: str
+    review_status: str = Field(
+        default="listed",
+        description="pending_review, disclosed (until disclosure_ends_at), listed, "
+        "rejected in review, or stopped by an upheld objection",
+    )
+    disclosure_ends_at: datetime | None = None
     created_at: datetime
 
     @classmethod
-    def of(cls, o: Offer) -> OfferPublic:
+    def of(cls, o: Offer, review_status: str | None = None) -> OfferPublic:
         return cls(
             id=o.id,
             dataset_id=o.dataset_id,
@@ -179,6 +185,8 @@ class OfferPublic(BaseModel):
             shares_bp=o.shares_bp,
             k=o.k,
             status=o.status,
+            review_status=review_status or o.review_status,
+            disclosure_ends_at=o.disclosure_ends_at,
             created_at=o.created_at,
         )
 
@@ -233,6 +241,10 @@ class LeasePublic(BaseModel):
     ends_at: datetime
     status: str
     decision_reason: str
+    approval_chain: list[str] = Field(
+        default_factory=list,
+        description="the steps that approve this lease, in order (empty: approved at once)",
+    )
     price_minor: int
     refund_minor: int
     quote: dict[str, Any]
@@ -261,6 +273,7 @@ class LeasePublic(BaseModel):
             ends_at=lease.ends_at,
             status=status,
             decision_reason=lease.decision_reason,
+            approval_chain=list(lease.approval_chain or []),
             price_minor=lease.price_minor,
             refund_minor=lease.refund_minor,
             quote=lease.quote,
@@ -284,3 +297,16 @@ class Decision(BaseModel):
     )
 
     reason: str = Field(default="", max_length=2000)
+
+
+class ListingReview(BaseModel):
+    """A compliance review of a new offer: approve (then disclosure) or reject, and why."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"approve": True, "reason": "grade, terms and policy checked"}]
+        }
+    )
+
+    approve: bool
+    reason: str = Field(min_length=1, max_length=2000)
