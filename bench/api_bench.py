@@ -198,6 +198,7 @@ async def _load(
     raw = _raw_request(spec, f"{host}:{port}", key)
     latencies: list[float] = []
     errors = 0
+    kinds: dict[str, int] = {}  # what the errors were: an HTTP status or an exception type
     start = time.perf_counter()
     stop = start + seconds
 
@@ -213,8 +214,9 @@ async def _load(
                     )
                 writer.write(raw)
                 status, keep = await asyncio.wait_for(_read_response(reader), timeout)
-            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
                 errors += 1
+                kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
                 if writer is not None:
                     writer.close()
                 reader = writer = None
@@ -222,6 +224,7 @@ async def _load(
             latencies.append(time.perf_counter() - began)
             if not 200 <= status < 300:
                 errors += 1
+                kinds[str(status)] = kinds.get(str(status), 0) + 1
             if not keep:
                 writer.close()
                 reader = writer = None
@@ -243,6 +246,7 @@ async def _load(
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "errors": errors,
+        "error_kinds": kinds,
     }
 
 
@@ -315,12 +319,24 @@ def bench_db(db: str, args: argparse.Namespace, csv: Path, root: Path) -> None:
                     if endpoint == "healthz":
                         base = cell["rps"]
                     ratio = cell["rps"] / base if base else float("nan")
+                    if cell["errors"]:
+                        report_errors(server, db, endpoint, concurrency, cell["error_kinds"])
                     print(
                         f"db={db} endpoint={endpoint} c={concurrency} rps={cell['rps']:.1f} "
                         f"p50_ms={cell['p50_ms']:.1f} p99_ms={cell['p99_ms']:.1f} "
                         f"errors={cell['errors']} ratio={ratio:.2f}",
                         flush=True,
                     )
+
+
+def report_errors(
+    server: ServeProcess, db: str, endpoint: str, concurrency: int, kinds: dict[str, int]
+) -> None:
+    """What went wrong, on stderr: the errors by kind and the server's recent warnings."""
+    print(f"# {db} {endpoint} c={concurrency} errors by kind: {kinds}", file=sys.stderr)
+    tail = server.log_tail(20_000).splitlines()
+    for line in [line for line in tail if not line.startswith("INFO")][-20:]:
+        print(f"#   {line}", file=sys.stderr)
 
 
 @contextmanager

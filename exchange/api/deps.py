@@ -62,10 +62,13 @@ class DatabaseSlots:
     @asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:
         semaphore = self._semaphore()
-        try:
-            await asyncio.wait_for(semaphore.acquire(), self.wait_seconds)
-        except TimeoutError:
-            raise Busy("every database slot stayed taken") from None
+        if not semaphore.locked():
+            await semaphore.acquire()  # free: no timer (wait_for costs a task per call)
+        else:
+            try:
+                await asyncio.wait_for(semaphore.acquire(), self.wait_seconds)
+            except TimeoutError:
+                raise Busy("every database slot stayed taken") from None
         try:
             yield
         finally:

@@ -57,10 +57,11 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    # hide_parameters: SQL logs at DEBUG must never print bound values. At most 40
-    # connections per process: two server processes stay within PostgreSQL's default 100.
+    # hide_parameters: SQL logs at DEBUG must never print bound values. At most 30
+    # connections per process, more than its db_requests hold once their handlers are done:
+    # two server processes leave PostgreSQL's default 100 room for other clients.
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=30, hide_parameters=True
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
     )
 
 
