@@ -10,13 +10,27 @@ Escrow as a whole never goes negative, whatever kind of transaction moves it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from contracts.ledger import ESCROW, PostingTuple
 
 LEASE_KINDS = frozenset({"payment", "split", "refund"})
 Key = tuple[str, str]  # (lease id, currency)
+Flows = dict[str, int]  # currency -> amount
+
+
+def escrow_flows(postings: list[PostingTuple]) -> tuple[Flows, Flows]:
+    """What a transaction does to escrow, per currency, and what it credits to any other
+    account: all the escrow rules need of its postings."""
+    moves: Flows = {}
+    credited: Flows = {}
+    for account, amount, currency in postings:
+        if account == ESCROW:
+            moves[currency] = moves.get(currency, 0) + amount
+        elif amount > 0:
+            credited[currency] = credited.get(currency, 0) + amount
+    return moves, credited
 
 
 class EscrowBook:
@@ -30,15 +44,46 @@ class EscrowBook:
 
     def apply(self, kind: Any, postings: list[PostingTuple], meta: Mapping[str, Any]) -> str | None:
         """Take in the next transaction; return why it breaks a rule, or None."""
-        moves: dict[str, int] = {}  # currency -> change of the escrow balance
-        credited: dict[str, int] = {}
-        for account, amount, currency in postings:
-            if account == ESCROW:
-                moves[currency] = moves.get(currency, 0) + amount
-            elif amount > 0:
-                credited[currency] = credited.get(currency, 0) + amount
+        lease = meta.get("lease_id") if kind in LEASE_KINDS else None
+        return self.apply_flows(kind, lease, *escrow_flows(postings))
+
+    def check_in_order(
+        self, money: Iterable[tuple[int, Any, Any, Flows, Flows]], stop: int | None = None
+    ) -> tuple[int, str] | None:
+        """:meth:`apply_flows` for (entry, kind, lease, moves, credited) in log order, before
+        entry ``stop``; the first entry that breaks a rule and why, or None.
+
+        A payment into escrow and a split out of it that leaves both its lease and escrow
+        at or above zero (nearly every entry) are taken in place; the rest go through
+        :meth:`apply_flows`."""
+        paid, held, escrow = self.paid, self.held, self.escrow
+        for index, kind, lease, moves, credited in money:
+            if stop is not None and index >= stop:
+                return None
+            if len(moves) == 1 and type(lease) is str and lease:
+                ((currency, change),) = moves.items()
+                key = (lease, currency)
+                if kind == "payment" and change > 0:
+                    paid[key] = paid.get(key, 0) + change
+                    held[key] = held.get(key, 0) + change
+                    escrow[currency] = escrow.get(currency, 0) + change
+                    continue
+                if kind == "split" and change < 0:
+                    left = held.get(key, 0) + change
+                    balance = escrow.get(currency, 0) + change
+                    if left >= 0 and balance >= 0:
+                        held[key] = left
+                        escrow[currency] = balance
+                        continue
+            problem = self.apply_flows(kind, lease, moves, credited)
+            if problem:
+                return index, problem
+        return None
+
+    def apply_flows(self, kind: Any, lease: Any, moves: Flows, credited: Flows) -> str | None:
+        """:meth:`apply` for a transaction given by its :func:`escrow_flows` and lease."""
         if kind in LEASE_KINDS:
-            problem = self._lease_rules(kind, meta.get("lease_id"), moves, credited)
+            problem = self._lease_rules(kind, lease, moves, credited)
             if problem:
                 return problem
         for currency, change in moves.items():

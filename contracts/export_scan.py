@@ -22,14 +22,18 @@ from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
 
+import numpy as np
+
 from contracts.errors import ContractError
+from contracts.escrow import LEASE_KINDS, Flows, escrow_flows
 from contracts.ledger import (
+    ESCROW,
     TRANSACTION_TYPE,
-    PostingTuple,
     check_postings,
     postings_from_entry,
 )
 from contracts.merkle import MerkleTree
+from contracts.revenue import TOTAL_BP, check_shares
 
 Balances = dict[str, dict[str, int]]
 
@@ -43,8 +47,9 @@ class ScanResult:
     count: int = 0
     failure: tuple[int, str] | None = None
     tx_ids: dict[str, int] = field(default_factory=dict)  # transaction id -> first entry
-    # (entry, kind, postings, meta) of each transaction, in log order, for the escrow rules
-    money: list[tuple[int, Any, list[PostingTuple], Any]] = field(default_factory=list)
+    # (entry, kind, lease id, escrow moves, credits) of each transaction, in log order,
+    # for the escrow rules
+    money: list[tuple[int, Any, Any, Flows, Flows]] = field(default_factory=list)
     tree: MerkleTree | None = None  # grown by merge(), instead of keeping the hashes
 
     def merge(self, later: ScanResult) -> None:
@@ -231,7 +236,9 @@ def _entry_problem(leaf: bytes, seq: int, result: ScanResult) -> str | None:
     for account, amount, currency in postings:
         accounts = result.balances.setdefault(currency, {})
         accounts[account] = accounts.get(account, 0) + amount
-    result.money.append((seq, entry.get("kind"), postings, meta))
+    kind = entry.get("kind")
+    lease = meta.get("lease_id") if kind in LEASE_KINDS and isinstance(meta, dict) else None
+    result.money.append((seq, kind, lease, *escrow_flows(postings)))
     return None
 
 
@@ -318,14 +325,341 @@ def _scan_range(path: str | os.PathLike[str], begin: int, end: int, first: int) 
 
 def _scan_data(data: bytes, first: int) -> ScanResult:
     """Scan whole lines of an export numbered from ``first``."""
+    # The scan makes many small objects and no cycles: the collector's passes over them
+    # (and over the rest of the heap) would only cost time.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _scan_whole_lines(data, first)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _scan_whole_lines(data: bytes, first: int) -> ScanResult:
     lines = data.split(b"\n")
     if lines and not lines[-1]:
         lines.pop()
-    result = scan_lines(lines, first)
     try:
         data.decode("utf-8")  # records are not decoded one by one: check them all at once
     except UnicodeDecodeError as exc:
+        result = scan_lines(lines, first)
         seq = first + data.count(b"\n", 0, exc.start)
         if result.failure is None or seq < result.failure[0]:
             result.failure = (seq, f"entry {seq}: the line is not UTF-8 ({exc.reason})")
+        return result
+    plain = _scan_plain(data, lines, first)
+    # Anything unusual goes to the line-by-line scan, which names it exactly.
+    return plain if plain is not None else scan_lines(lines, first)
+
+
+# A line that ends the way the ledger writes every entry: its type last, a plain kind.
+_TYPE_AT_END = re.compile(rb',"type":"([a-z][a-z0-9_.-]{0,63})"}}\n')
+# The float test of scan_lines on a whole block: bytes mapped to classes, where 's' is
+# ':', ',' or '['; 'k' a digit, sign or space; 'f' one of '.eENI'; 'o' anything else.
+_CLASSES = bytes(
+    ord("s") if byte in b":,[" else
+    ord("k") if byte in b"0123456789-+ \t\r\n" else
+    ord("f") if byte in b".eENI" else ord("o")
+    for byte in range(256)
+)  # fmt: skip
+_FLOAT_AT = re.compile(rb"sk*f")
+_TRANSACTION_LINE = b"transaction"
+
+
+def _scan_plain(data: bytes, lines: list[bytes], first: int) -> ScanResult | None:
+    """:func:`scan_lines` for a block in which every line has the export layout, its claimed
+    hash and a plain record or transaction type at its end, with the layout and the hashes
+    compared for all lines at once; None when any of that does not hold.
+
+    The record test of scan_lines (no float, no escape, no ``"transaction"``) is run over
+    the whole block; the lines it picks out are parsed like every transaction."""
+    count = len(lines)
+    if not count or b"\r" in data or b"\n\n" in data or data[:1] == b"\n":
+        return None
+    kinds = _TYPE_AT_END.findall(data if data.endswith(b"\n") else data + b"\n")
+    if len(kinds) != count:  # each match ends one line, so this is one per line
+        return None
+    hashes = bytearray()
+    leaves: list[bytes] = []
+    plain = []  # whether each leaf starts as a record must: '{"'
+    low = 0
+    while low < count:  # lines whose seq has the same number of digits share one layout
+        digits = len(str(first + low))
+        high = min(count, 10**digits - first)
+        width = 7 + digits + 14  # '{"seq":' N ',"leaf_hash":"'
+        at = width + 74
+        group = lines[low:high]
+        # Each line up to its leaf's first two bytes, as a row of a matrix.
+        heads = np.frombuffer(b"".join([line[: at + 2] for line in group]), np.uint8)
+        if len(heads) != len(group) * (at + 2):
+            return None
+        heads = heads.reshape(len(group), at + 2)
+        layout = np.frombuffer(
+            b'{"seq":' + b"0" * digits + b',"leaf_hash":"' + b"0" * 64 + _ENTRY, np.uint8
+        )
+        fixed = np.ones(at, bool)
+        fixed[7 : 7 + digits] = fixed[width : width + 64] = False
+        if not (heads[:, :at][:, fixed] == layout[fixed]).all():
+            return None
+        seqs = np.arange(first + low, first + high, dtype=np.int64)
+        for place in range(digits):
+            if not (heads[:, 7 + place] == 48 + seqs // 10 ** (digits - 1 - place) % 10).all():
+                return None
+        leaf_group = [line[at:-1] for line in group]
+        block = b"".join([sha256(b"\x00" + leaf).digest() for leaf in leaf_group])
+        claimed = np.frombuffer(block.hex().encode("ascii"), np.uint8).reshape(-1, 64)
+        if not np.array_equal(heads[:, width : width + 64], claimed):
+            return None
+        plain.append((heads[:, at] == ord("{")) & (heads[:, at + 1] == ord('"')))
+        hashes += block
+        leaves += leaf_group
+        low = high
+    buffer = np.frombuffer(data, np.uint8)
+    starts = np.zeros(count, np.int64)
+    starts[1:] = np.flatnonzero(buffer == 10)[: count - 1] + 1
+    # The record test of scan_lines: lines it does not pass are parsed, like transactions.
+    picked = [
+        np.flatnonzero(np.array(kinds) == _TRANSACTION_LINE),
+        np.flatnonzero(~np.concatenate(plain)),
+    ]
+    found = [np.flatnonzero(buffer == ord("\\"))]
+    if data.count(_TRANSACTION) != len(picked[0]):
+        found.append(np.array([m.start() for m in re.finditer(_TRANSACTION, data)], np.int64))
+    found.append(
+        np.array([m.start() for m in _FLOAT_AT.finditer(data.translate(_CLASSES))], np.int64)
+    )
+    picked += [np.searchsorted(starts, where, side="right") - 1 for where in found]
+    result = ScanResult(hashes=hashes, count=count)
+    parsed = set(np.concatenate(picked[1:]).tolist())
+    result.failure = _check_entries(
+        np.unique(np.concatenate(picked)).tolist(), parsed, leaves, first, result
+    )
     return result
+
+
+_STRING = rb'"[^"\\\x00-\x1f]+"'  # non-empty, no escape, no control character
+_ACCOUNT = rb'"[^"\\\x00-\x1f{]+"'  # and no '{', which then opens each posting
+_AMOUNT = rb"-?[1-9][0-9]{0,11}"  # below 10**12: sums of a block stay within int64
+_POSTING = (
+    rb'\{"account":' + _ACCOUNT + rb',"amount_minor":' + _AMOUNT + rb',"currency":"[A-Z]{3}"\}'
+)
+# A transaction as the ledger writes it (canonical JSON, the meta of a payment, split or
+# refund), one per line of the joined leaves; any other line matches the last group.
+_TRANSACTION_LEAVES = re.compile(
+    rb'^(?:\{"id":(' + _STRING + rb'),"kind":"(payment|split|refund|payout)",'
+    rb'"meta":\{(?:"amount_minor":(0|[1-9][0-9]{0,11}),)?"lease_id":(' + _STRING + rb")"
+    rb'(?:,"shares_bp":(\{[^{}\\]*\}))?\},'
+    rb'"postings":\[((?:' + _POSTING + rb",)+" + _POSTING + rb")\],"
+    rb'"time":"[^"\\\x00-\x1f]*","type":"transaction"\}|(.*))$',
+    re.MULTILINE,
+)
+_POSTINGS = re.compile(
+    rb'\{"account":"([^"]+)","amount_minor":(-?[0-9]+),"currency":"([A-Z]{3})"\}'
+)
+
+
+def _check_entries(
+    indexes: list[int], parsed: set[int], leaves: list[bytes], first: int, result: ScanResult
+) -> tuple[int, str] | None:
+    """Check the entries of a block that need more than their hash, in order: transactions
+    in the ledger's own form in bulk (arrays of postings, splits per set of shares), the
+    rest and any that fail one by one by :func:`_entry_problem`, for its exact message."""
+    plain = [index for index in indexes if index not in parsed]
+    checked, postings = _bulk_transactions([leaves[index] for index in plain])
+    taken = np.zeros(len(plain), bool)  # which of them count in the balances
+    failure = None
+    fast = 0
+    for index in indexes:
+        seq = first + index
+        done = None
+        if fast < len(plain) and plain[fast] == index:
+            done = checked[fast]
+            fast += 1
+        if done is None:
+            problem = _entry_problem(leaves[index], seq, result)
+        else:
+            tx_id, kind, lease, moves, credited = done
+            earlier = result.tx_ids.setdefault(tx_id, seq)
+            if earlier != seq:
+                problem = _repeated(tx_id, earlier)
+            else:
+                problem = None
+                taken[fast - 1] = True
+                result.money.append((seq, kind, lease, moves, credited))
+        if problem is not None and failure is None:
+            failure = (seq, f"entry {seq}: {problem}")
+    if postings is not None and taken.any():
+        postings.add_to(result.balances, taken)
+    return failure
+
+
+@dataclass
+class _Postings:
+    """The postings of a block's transactions as arrays: an account code and an amount
+    each, in order, ``counts`` of them per transaction, all in one currency."""
+
+    names: list[str]
+    codes: Any
+    amounts: Any
+    counts: Any
+    currency: str
+
+    def add_to(self, balances: Balances, taken: Any) -> None:
+        """Add the postings of the transactions marked in ``taken`` to ``balances``."""
+        mask = np.repeat(taken, self.counts)
+        codes, amounts = self.codes[mask], self.amounts[mask]
+        totals = np.zeros(len(self.names), np.int64)
+        np.add.at(totals, codes, amounts)
+        accounts = balances.setdefault(self.currency, {})
+        for code in np.unique(codes).tolist():
+            name = self.names[code]
+            accounts[name] = accounts.get(name, 0) + int(totals[code])
+
+
+_Checked = tuple[str, str, str, Flows, Flows]
+
+
+def _bulk_transactions(leaves: list[bytes]) -> tuple[list[_Checked | None], _Postings | None]:
+    """For each leaf, what :func:`_entry_problem` would keep of it when it is a transaction
+    in the ledger's own form that balances and splits exactly, else None; and the postings.
+
+    Postings are checked as arrays: per transaction they must sum to zero, and a split must
+    debit escrow by its amount and credit each party its part once. That is stricter than
+    :func:`contracts.ledger.check_postings` (which would also take a party's part in two
+    postings), so a leaf refused here is only sent on to the exact check."""
+    refused: list[_Checked | None] = [None] * len(leaves)
+    if not leaves:
+        return refused, None
+    rows = _TRANSACTION_LEAVES.findall(b"\n".join(leaves))
+    if len(rows) != len(leaves):
+        return refused, None
+    # Refunds taken back from the parties (with shares) are left to the exact check.
+    ok = np.array([bool(row[0]) and not (row[1] == b"refund" and row[4]) for row in rows])
+    bodies = b"\n".join([row[5] for row in rows])
+    postings = _POSTINGS.findall(bodies)
+    if len({p[2] for p in postings}) > 1:
+        return refused, None
+    # Accounts hold no '{' here, so each one in a body opens a posting.
+    text = np.frombuffer(bodies, np.uint8)
+    edges = np.concatenate(([0], np.flatnonzero(text == 10), [len(bodies)]))
+    counts = np.diff(np.searchsorted(np.flatnonzero(text == ord("{")), edges))
+    if int(counts.sum()) != len(postings):
+        return refused, None
+    codes: dict[bytes, int] = {}
+    account_codes = np.array([codes.setdefault(p[0], len(codes)) for p in postings], np.int64)
+    try:
+        names = [account.decode("utf-8") for account in codes]
+        tx_ids = [row[0][1:-1].decode("utf-8") for row in rows]
+        leases = [row[3][1:-1].decode("utf-8") for row in rows]
+    except UnicodeDecodeError:
+        return refused, None
+    amounts = np.array([p[1] for p in postings]).astype(np.int64)
+    starts = np.zeros(len(rows), np.int64)
+    starts[1:] = np.cumsum(counts)[:-1]
+
+    def per_transaction(values: Any) -> Any:
+        # Rows that did not match have no postings (and are refused already); the zero
+        # after the last posting keeps their start within the array.
+        return np.add.reduceat(np.append(values, 0), starts)
+
+    ok &= per_transaction(amounts) == 0
+    escrow = account_codes == codes.get(ESCROW.encode(), -1)
+    moves = per_transaction(np.where(escrow, amounts, 0)).tolist()
+    credits = per_transaction(np.where(~escrow & (amounts > 0), amounts, 0)).tolist()
+    splits: dict[bytes, list[int]] = {}
+    for position, row in enumerate(rows):
+        if row[1] == b"split":
+            splits.setdefault(row[4], []).append(position)
+    for shares_raw, positions in splits.items():
+        where = np.array(positions, np.int64)
+        ok[where] &= _splits_exact(
+            shares_raw, where, rows, starts, counts, account_codes, amounts, codes
+        )
+    currency = postings[0][2].decode("ascii")
+    out: list[_Checked | None] = []
+    for position, good in enumerate(ok.tolist()):
+        if not good:
+            out.append(None)
+            continue
+        move, credit = moves[position], credits[position]
+        out.append(
+            (
+                tx_ids[position],
+                rows[position][1].decode("ascii"),
+                leases[position],
+                {currency: move} if move else {},
+                {currency: credit} if credit else {},
+            )
+        )
+    return out, _Postings(names, account_codes, amounts, counts, currency)
+
+
+def _splits_exact(
+    shares_raw: bytes,
+    where: Any,
+    rows: list[tuple[bytes, ...]],
+    starts: Any,
+    counts: Any,
+    account_codes: Any,
+    amounts: Any,
+    codes: dict[bytes, int],
+) -> Any:
+    """Whether each split (rows at ``where``, all with these shares) takes exactly its
+    amount out of escrow and gives each party its part of ``split(amount, shares_bp)``."""
+    refused = np.zeros(len(where), bool)
+    shares = _shares(shares_raw)
+    if shares is None or not all(rows[i][2] for i in where.tolist()):
+        return refused
+    parties, bp, tie = shares
+    width = len(parties) + 1
+    column = np.full(len(codes), -1, np.int64)
+    for place, party in enumerate(parties):
+        if party.encode("utf-8") in codes:
+            column[codes[party.encode("utf-8")]] = place
+    if ESCROW in parties:
+        return refused
+    if ESCROW.encode() in codes:
+        column[codes[ESCROW.encode()]] = width - 1
+    paid = np.array([int(rows[i][2]) for i in where.tolist()], np.int64)
+    base, rest = np.divmod(paid[:, None] * bp[None, :], TOTAL_BP)
+    leftover = paid - base.sum(axis=1)
+    order = np.argsort(np.argsort((TOTAL_BP - rest) * len(parties) + tie, axis=1), axis=1)
+    expected = np.zeros((len(where), width), np.int64)
+    expected[:, :-1] = base + (order < leftover[:, None])
+    expected[:, -1] = -paid
+    n = counts[where]
+    total = int(n.sum())
+    line = np.repeat(np.arange(len(where)), n)
+    index = np.arange(total) - np.repeat(np.cumsum(n) - n, n) + np.repeat(starts[where], n)
+    place = column[account_codes[index]]
+    given = np.zeros((len(where), width), np.int64)
+    seen = np.zeros((len(where), width), np.int64)
+    good = place >= 0
+    np.add.at(given, (line[good], place[good]), amounts[index][good])
+    np.add.at(seen, (line[good], place[good]), 1)
+    bad_line = np.zeros(len(where), bool)
+    bad_line[line[~good]] = True
+    return ~bad_line & (seen <= 1).all(axis=1) & (given == expected).all(axis=1)
+
+
+_SHARES: dict[bytes, tuple[list[str], Any, Any] | None] = {}
+
+
+def _shares(raw: bytes) -> tuple[list[str], Any, Any] | None:
+    """Parties, basis points and tie order (larger share, then name) of a shares_bp
+    object; None unless it parses and :func:`check_shares` accepts it. Kept per text."""
+    if raw not in _SHARES:
+        try:
+            shares, end = _SCAN(raw.decode("utf-8"), 0)
+            if end != len(raw) or type(shares) is not dict:
+                raise ValueError("not an object")
+            check_shares(shares)
+        except (StopIteration, ValueError, ContractError):
+            _SHARES[raw] = None
+        else:
+            parties = list(shares)
+            ranked = sorted(parties, key=lambda party: (-shares[party], party))
+            tie = np.array([ranked.index(party) for party in parties], np.int64)
+            _SHARES[raw] = (parties, np.array([shares[p] for p in parties], np.int64), tie)
+    return _SHARES[raw]

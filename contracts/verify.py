@@ -137,15 +137,11 @@ def _verify(
 
 def _check_escrow(scanned: ScanResult, findings: _Findings) -> None:
     """The escrow rules in log order, up to the first entry that already failed."""
-    book = EscrowBook()
     stop = scanned.failure[0] if scanned.failure else None
-    for index, kind, postings, meta in scanned.money:
-        if stop is not None and index >= stop:
-            return
-        problem = book.apply(kind, postings, meta)
-        if problem:
-            findings.bad_entry(index, f"entry {index}: {problem}")
-            return
+    found = EscrowBook().check_in_order(scanned.money, stop)
+    if found:
+        index, problem = found
+        findings.bad_entry(index, f"entry {index}: {problem}")
 
 
 def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
