@@ -84,7 +84,9 @@ class _Costs:
                 with np.errstate(divide="ignore"):
                     share = np.where(freq > 0, -np.log2(freq / max(self.rows, 1)), 0.0)
                 self.suppressed.append(share)
-            self.totals.append([float(np.dot(freq, cost)) for cost in values])
+            # fsum: the same total whatever order the combinations came in (a cluster's
+            # merged counts and a stream's must give the same report)
+            self.totals.append([math.fsum(freq * cost) for cost in values])
         self.columns = len(levels)
 
     def bound(self, chosen: Sequence[int]) -> float:
@@ -100,14 +102,14 @@ class _Costs:
         self, levels: list[_Levels], chosen: Sequence[int], model: _Model, dropped: np.ndarray
     ) -> float:
         """The node's cost: generalization of the kept rows, plus the suppressed rows'."""
-        total = math.fsum(self.totals[i][c] for i, c in enumerate(chosen))
+        parts = [self.totals[i][c] for i, c in enumerate(chosen)]
         if dropped.any():
             weights = model.weights[dropped]
             for i, (lv, c) in enumerate(zip(levels, chosen, strict=True)):
                 position = lv.position[dropped]
                 kept_cost = self.per_value[i][c][position]
-                total += float(np.dot(weights, self.suppressed[i][position] - kept_cost))
-        return self._scale(total)
+                parts.extend(weights * (self.suppressed[i][position] - kept_cost))
+        return self._scale(math.fsum(parts))
 
 
 def _dropped(ids: np.ndarray, outcome: _Outcome, model: _Model) -> np.ndarray:
