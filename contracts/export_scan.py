@@ -32,7 +32,7 @@ from contracts.ledger import (
     check_postings,
     postings_from_entry,
 )
-from contracts.merkle import MerkleTree
+from contracts.merkle import MerkleTree, subtree_levels
 from contracts.revenue import TOTAL_BP, check_shares
 
 Balances = dict[str, dict[str, int]]
@@ -51,13 +51,20 @@ class ScanResult:
     # for the escrow rules
     money: list[tuple[int, Any, Any, Flows, Flows]] = field(default_factory=list)
     tree: MerkleTree | None = None  # grown by merge(), instead of keeping the hashes
+    # From a worker: its subtrees (see subtree_levels) in place of the hashes, for the
+    # leaves numbered from ``start``.
+    levels: list[bytes] | None = None
+    start: int = 0
 
     def merge(self, later: ScanResult) -> None:
         """Append the result of the chunk that follows this one."""
-        if self.tree is not None:
-            self.tree.extend_hashes(later.hashes)
+        hashes = later.hashes if later.levels is None else later.levels[0]
+        if self.tree is not None and later.levels and later.start == self.tree.size:
+            self.tree.extend_levels(later.levels)
+        elif self.tree is not None:
+            self.tree.extend_hashes(hashes)
         else:
-            self.hashes += later.hashes
+            self.hashes += hashes
         self.count += later.count
         self.money += later.money
         repeats = [
@@ -320,7 +327,11 @@ def _scan_range(path: str | os.PathLike[str], begin: int, end: int, first: int) 
     with open(path, "rb") as file:
         file.seek(begin)
         data = file.read(end - begin)
-    return _scan_data(data, first)
+    result = _scan_data(data, first)
+    # The subtrees of this range are hashed here, in parallel, not in the parent.
+    result.levels, result.start = subtree_levels(result.hashes, first), first
+    result.hashes = bytearray()
+    return result
 
 
 def _scan_data(data: bytes, first: int) -> ScanResult:
@@ -438,8 +449,9 @@ def _scan_plain(data: bytes, lines: list[bytes], first: int) -> ScanResult | Non
     return result
 
 
-_STRING = rb'"[^"\\\x00-\x1f]+"'  # non-empty, no escape, no control character
-_ACCOUNT = rb'"[^"\\\x00-\x1f{]+"'  # and no '{', which then opens each posting
+# Possessive (no backtracking into a string): a string ends at its first quote anyway.
+_STRING = rb'"[^"\\\x00-\x1f]++"'  # non-empty, no escape, no control character
+_ACCOUNT = rb'"[^"\\\x00-\x1f{]++"'  # and no '{', which then opens each posting
 _AMOUNT = rb"-?[1-9][0-9]{0,11}"  # below 10**12: sums of a block stay within int64
 _POSTING = (
     rb'\{"account":' + _ACCOUNT + rb',"amount_minor":' + _AMOUNT + rb',"currency":"[A-Z]{3}"\}'
@@ -451,7 +463,7 @@ _TRANSACTION_LEAVES = re.compile(
     rb'"meta":\{(?:"amount_minor":(0|[1-9][0-9]{0,11}),)?"lease_id":(' + _STRING + rb")"
     rb'(?:,"shares_bp":(\{[^{}\\]*\}))?\},'
     rb'"postings":\[((?:' + _POSTING + rb",)+" + _POSTING + rb")\],"
-    rb'"time":"[^"\\\x00-\x1f]*","type":"transaction"\}|(.*))$',
+    rb'"time":"[^"\\\x00-\x1f]*+","type":"transaction"\}|(.*))$',
     re.MULTILINE,
 )
 _POSTINGS = re.compile(

@@ -40,6 +40,22 @@ def _parent_level(level: bytes | bytearray) -> bytearray:
     )
 
 
+def subtree_levels(hashes: bytes | bytearray, first: int) -> list[bytes]:
+    """Level by level, the complete subtrees that lie wholly among leaf hashes numbered
+    from ``first`` (level 0: the leaf hashes): one piece of a tree, hashed where the
+    leaves were, that :meth:`MerkleTree.extend_levels` joins to the pieces before it."""
+    levels = [bytes(hashes)]
+    level, start = levels[0], first
+    while True:
+        skip = start & 1  # an odd first node pairs with the last node of the piece before
+        pairs = (len(level) // HASH_SIZE - skip) // 2
+        if pairs <= 0:
+            return levels
+        level = bytes(_parent_level(level[skip * HASH_SIZE : (skip + 2 * pairs) * HASH_SIZE]))
+        levels.append(level)
+        start = (start + skip) // 2
+
+
 class MerkleTree:
     """An append-only Merkle tree over byte-string leaves (RFC 6962 section 2.1)."""
 
@@ -79,6 +95,33 @@ class MerkleTree:
             height += 1
             if added and height == len(levels):
                 levels.append(bytearray())
+
+    def extend_levels(self, levels: Sequence[bytes]) -> None:
+        """Append the leaves of a piece given by its :func:`subtree_levels`, numbered from
+        this tree's size: only the nodes that pair this tree's last nodes with the piece's
+        first ones are hashed here."""
+        if len(levels[0]) % HASH_SIZE:
+            raise ProofError(f"leaf hashes must be {HASH_SIZE} bytes each")
+        mine, first, height = self._levels, self.size, 0
+        while True:
+            if height == len(mine):
+                mine.append(bytearray())
+            level = mine[height]
+            if height:
+                below = mine[height - 1]
+                # Up to the piece's first node at this height (or as far as the level below
+                # reaches, above the piece's own levels), nodes are hashed from their pairs.
+                end = -(-first >> height) if height < len(levels) else len(below) // HASH_SIZE // 2
+                while len(level) // HASH_SIZE < end:
+                    at = len(level) * 2
+                    level += sha256(_NODE + below[at : at + 2 * HASH_SIZE]).digest()
+            if height < len(levels):
+                level += levels[height]
+            if height + 1 >= len(levels) and len(level) < 2 * HASH_SIZE:
+                if not level and height:
+                    mine.pop()
+                return
+            height += 1
 
     @property
     def size(self) -> int:

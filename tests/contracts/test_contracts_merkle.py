@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 from hashlib import sha256
 
 import pytest
@@ -16,6 +18,7 @@ from contracts import (
     verify_consistency,
     verify_inclusion,
 )
+from contracts.merkle import subtree_levels
 
 # The eight leaves, per-size roots and proofs used by Certificate Transparency's
 # merkle_tree_test and by transparency-dev/merkle (proof/verify_test.go).
@@ -343,3 +346,19 @@ def test_extending_in_batches_builds_the_same_tree_as_appending(batches: list[in
     if appended.size:
         last = appended.size - 1
         assert extended.inclusion_proof(last) == appended.inclusion_proof(last)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_tree_joined_from_pieces_hashed_apart_is_the_tree_of_all_leaves(seed: int) -> None:
+    rng = random.Random(seed)
+    size = rng.randrange(1, 300)
+    hashes = [leaf_hash(b"%d" % i) for i in range(size)]
+    cuts = sorted({0, size, *(rng.randrange(size) for _ in range(rng.randrange(6)))})
+    joined = MerkleTree()
+    for begin, end in itertools.pairwise(cuts):
+        joined.extend_levels(subtree_levels(b"".join(hashes[begin:end]), begin))
+    whole = MerkleTree.from_leaf_hashes(hashes)
+    assert joined._levels == whole._levels
+    assert [joined.root(n) for n in range(1, size + 1)] == [
+        whole.root(n) for n in range(1, size + 1)
+    ]
