@@ -426,21 +426,20 @@ def _scan_plain(data: bytes, lines: list[bytes], first: int) -> ScanResult | Non
         hashes += block
         leaves += leaf_group
         low = high
-    buffer = np.frombuffer(data, np.uint8)
-    starts = np.zeros(count, np.int64)
-    starts[1:] = np.flatnonzero(buffer == 10)[: count - 1] + 1
     # The record test of scan_lines: lines it does not pass are parsed, like transactions.
     picked = [
         np.flatnonzero(np.array(kinds) == _TRANSACTION_LINE),
         np.flatnonzero(~np.concatenate(plain)),
     ]
-    found = [np.flatnonzero(buffer == ord("\\"))]
+    found = [np.array([m.start() for m in _FLOAT_AT.finditer(data.translate(_CLASSES))], np.int64)]
+    if b"\\" in data:
+        found.append(np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\\")))
     if data.count(_TRANSACTION) != len(picked[0]):
         found.append(np.array([m.start() for m in re.finditer(_TRANSACTION, data)], np.int64))
-    found.append(
-        np.array([m.start() for m in _FLOAT_AT.finditer(data.translate(_CLASSES))], np.int64)
-    )
-    picked += [np.searchsorted(starts, where, side="right") - 1 for where in found]
+    if any(len(where) for where in found):  # to the lines they are in
+        starts = np.zeros(count, np.int64)
+        starts[1:] = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)[: count - 1] + 1
+        picked += [np.searchsorted(starts, where, side="right") - 1 for where in found]
     result = ScanResult(hashes=hashes, count=count)
     parsed = set(np.concatenate(picked[1:]).tolist())
     result.failure = _check_entries(
@@ -452,7 +451,8 @@ def _scan_plain(data: bytes, lines: list[bytes], first: int) -> ScanResult | Non
 # Possessive (no backtracking into a string): a string ends at its first quote anyway.
 _STRING = rb'"[^"\\\x00-\x1f]++"'  # non-empty, no escape, no control character
 _ACCOUNT = rb'"[^"\\\x00-\x1f{]++"'  # and no '{', which then opens each posting
-_AMOUNT = rb"-?[1-9][0-9]{0,11}"  # below 10**12: sums of a block stay within int64
+_AMOUNT = rb"-?[1-9][0-9]{0,11}"  # below 10**12, so that sums stay within int64
+_MOST_POSTINGS = 9_000_000
 _POSTING = (
     rb'\{"account":' + _ACCOUNT + rb',"amount_minor":' + _AMOUNT + rb',"currency":"[A-Z]{3}"\}'
 )
@@ -550,7 +550,8 @@ def _bulk_transactions(leaves: list[bytes]) -> tuple[list[_Checked | None], _Pos
     ok = np.array([bool(row[0]) and not (row[1] == b"refund" and row[4]) for row in rows])
     bodies = b"\n".join([row[5] for row in rows])
     postings = _POSTINGS.findall(bodies)
-    if len({p[2] for p in postings}) > 1:
+    # One currency, and few enough amounts below 10**12 that int64 sums cannot overflow.
+    if len({p[2] for p in postings}) > 1 or len(postings) > _MOST_POSTINGS:
         return refused, None
     # Accounts hold no '{' here, so each one in a body opens a posting.
     text = np.frombuffer(bodies, np.uint8)
