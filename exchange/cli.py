@@ -1,5 +1,6 @@
-"""The ``datalease`` command line: serve, accounts, verify-ledger, trace, generate, demo on
-the server host, and the workflow commands (exchange.commands) against a running exchange."""
+"""The ``datalease`` command line: serve, accounts, verify-ledger, trace, cluster-check,
+generate, demo on the server host, and the workflow commands (exchange.commands) against a
+running exchange."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import typer
 
 from exchange.commands import register as register_workflow
+from exchange.commands.cluster import cluster_check
 from exchange.commands.common import DEFAULT_URL, Target
 
 app = typer.Typer(help="datalease: desensitize and lease smart-city data.", no_args_is_help=True)
@@ -191,6 +193,9 @@ def trace(
         exchange.close()
     typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
     raise typer.Exit(0 if result["lease_id"] else 1)
+
+
+app.command("cluster-check")(cluster_check)
 
 
 @app.command()
