@@ -31,6 +31,8 @@ class Account(ApiModel):
     name: str
     organisation: str
     role: str
+    authority_level: str | None = None  # community, district or municipal
+    duties: list[str] = Field(default_factory=list)  # compliance, data_officer
     created_at: datetime
 
 
@@ -107,6 +109,8 @@ class Offer(ApiModel):
     shares_bp: dict[str, int]
     k: int
     status: str
+    review_status: str = "listed"
+    disclosure_ends_at: datetime | None = None
     created_at: datetime
 
 
@@ -167,6 +171,7 @@ class Lease(ApiModel):
     ends_at: datetime
     status: str
     decision_reason: str
+    approval_chain: list[str] = Field(default_factory=list)  # steps that approve it, in order
     price_minor: int
     refund_minor: int
     quote: dict[str, Any]
