@@ -38,7 +38,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from examples.generate_city_data import write  # noqa: E402
-from exchange.process import ServeProcess  # noqa: E402
+from examples.serve_process import ServeProcess  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "DATALEASE_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

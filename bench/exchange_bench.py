@@ -23,8 +23,8 @@ from pathlib import Path
 import httpx
 
 from examples.generate_city_data import write
+from examples.serve_process import ServeProcess
 from exchange.jobs.follow import wait_for_job
-from exchange.process import ServeProcess
 
 POLICY = {
     "k": 5,

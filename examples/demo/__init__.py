@@ -12,8 +12,8 @@ from pathlib import Path
 
 from examples.demo.show import console, say
 from examples.demo.story import walk
+from examples.serve_process import ServeProcess
 from exchange.client import ApiError
-from exchange.process import ServeProcess
 
 
 def run_demo(rows: int = 5000, data_dir: Path | None = None) -> int:

@@ -11,9 +11,9 @@ from contracts import verify_export
 from examples.demo.release import SHOWN, catalog_sample, release_gate, trace_leak, two_leases
 from examples.demo.show import console, fen, say, show_frame
 from examples.generate_city_data import generate
+from examples.serve_process import ServeProcess
 from exchange.client import ApiError, Client, Invalid
 from exchange.client.models import Dataset, Lease, Offer
-from exchange.process import ServeProcess
 
 
 def walk(server: ServeProcess, rows: int) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.process import REPO
+from examples.serve_process import REPO
 
 
 @pytest.mark.slow
@@ -28,3 +28,15 @@ def test_the_demo_walks_every_step(tmp_path: Path):
     assert "the right one" in done.stdout
     assert "download after revocation → HTTP 403" in done.stdout
     assert "offline verification of" in done.stdout and ": OK" in done.stdout
+
+
+def test_the_service_does_not_import_the_demo_or_the_server_helper():
+    code = (
+        "import sys; import exchange.main, exchange.cli, exchange.console; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'examples'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
+    assert not (REPO / "exchange" / "process.py").exists()

@@ -1,5 +1,5 @@
 """The server process helper the end-to-end tests share with the demo and the bench."""
 
-from exchange.process import ServeProcess, free_port
+from examples.serve_process import ServeProcess, free_port
 
 __all__ = ["ServeProcess", "free_port"]

@@ -1,4 +1,7 @@
-"""``datalease serve`` and ``datalease`` commands as child processes (demo, bench, tests)."""
+"""``datalease serve`` and ``datalease`` as child processes for the demo, benches and tests.
+
+It lives outside the service package: the service never starts itself this way.
+"""
 
 from __future__ import annotations
 
