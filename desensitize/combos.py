@@ -116,11 +116,13 @@ class ComboCounts:
         if not self.names:
             self._dense = None
 
-    def add(self, table: pa.Table, pool: Executor | None = None) -> None:
-        """Count a batch's combinations; with `pool`, columns are coded side by side (each
-        column has its own `StableCodes`, and hashing releases the GIL)."""
+    def add(self, table: pa.Table, pool: Executor | None = None) -> dict[str, np.ndarray]:
+        """Count a batch's combinations, and give each row's code per column (codes index
+        the values `table(encoded=True)` gives as dictionaries); with `pool`, columns are
+        coded side by side (each column has its own `StableCodes`, and hashing releases
+        the GIL)."""
         if table.num_rows == 0:
-            return
+            return {name: np.zeros(0, dtype=np.int64) for name in self.names}
 
         def code(name: str) -> np.ndarray:
             return self._codes[name](whole(table.column(name)))
@@ -131,7 +133,7 @@ class ComboCounts:
             cards = tuple(len(self._codes[n].known) for n in self.names)
             if np.prod(np.array(cards, dtype=np.float64)) <= self.DENSE:
                 self._add_dense(codes, cards)
-                return
+                return codes
         if self._overflow is None and not self._fits():
             widths = _widths([len(self._codes[n].known) for n in self.names])
             if widths is None:
@@ -147,9 +149,10 @@ class ComboCounts:
         self._dense = None
         if self._overflow is not None:
             self._overflow.add(pa.table(codes))
-            return
+            return codes
         key = self._pack([codes[name] for name in self.names])
         self._merge(*np.unique(key, return_counts=True))
+        return codes
 
     def _fits(self) -> bool:
         """True if packed keys exist and every column's codes fit its field."""

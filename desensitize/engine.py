@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from desensitize.combos import sizes_by_sort, whole
+from desensitize.combos import index_type, sizes_by_sort, whole
 from desensitize.kanon import (
     COUNT,
     ComboCounts,
@@ -185,7 +185,7 @@ class Counted(ComboCounts):
         super().__init__([n for n in table.column_names if n != COUNT] if table else [])
         self._table = table
 
-    def add(self, table: pa.Table, pool: Any = None) -> None:
+    def add(self, table: pa.Table, pool: Any = None) -> dict[str, np.ndarray]:
         raise TypeError("merged counts take no more rows")
 
     def table(self, *, encoded: bool = False) -> pa.Table | None:
@@ -240,6 +240,10 @@ class Desensitizer:
         self._raw = ComboCounts(self.qi_names)
         self._before: np.ndarray | None = None  # class sizes of the rules' own output
         self._bases: dict[str, pa.Array] = {}  # level-0 values of the whole table, if kept
+        # With the bases: each kept row's code per quasi-identifier (as the search's counts
+        # number the values), and each input row's place among the kept rows.
+        self._row_codes: dict[str, np.ndarray] = {}
+        self._kept_at: np.ndarray | None = None
         self._fits: dict[str, list[Any]] = {
             c.name: [] for c in policy.columns if c.rule and c.rule.needs_fit()
         }
@@ -331,7 +335,13 @@ class Desensitizer:
                 bases[L_VALUE] = self._l_base(table, ctx)
             if self.unit:
                 bases[UNIT] = _array(table, self.unit)
-            self._combos.add(_kept(pa.table(bases), keep), pool)
+            codes = self._combos.add(_kept(pa.table(bases), keep), pool)
+            if keep_bases and offset == 0:
+                self._row_codes = {
+                    n: codes[n].astype(index_type(int(codes[n].max(initial=0)) + 1))
+                    for n in self.qi_names
+                }
+                self._kept_at = np.cumsum(keep, dtype=np.int64) - 1
         for name, parts in self._fits.items():
             parts.append(_kept(_array(table, name), keep))
 
@@ -417,8 +427,13 @@ class Desensitizer:
         suppressed = 0
         plan = self.plan
         if plan is not None and (plan.suppressed.any() or plan.suppressed_units is not None):
-            units = _kept(_array(table, self.unit), keep) if self.unit else None
-            dropped = plan.suppress_mask(qi_outputs, units)
+            if plan.suppressed_units is None and self._kept_at is not None:
+                # The survey's codes of these rows: a lookup by number, not by value.
+                at = self._kept_at[offset : offset + table.num_rows][keep]
+                dropped = plan.suppress_codes({n: c[at] for n, c in self._row_codes.items()})
+            else:
+                units = _kept(_array(table, self.unit), keep) if self.unit else None
+                dropped = plan.suppress_mask(qi_outputs, units)
             keep[keep] = ~dropped
             qi_outputs = {name: out.filter(~dropped) for name, out in qi_outputs.items()}
             suppressed = int(dropped.sum())

@@ -20,7 +20,7 @@ the output is checked independently by grouping its own values.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -67,6 +67,9 @@ OPTIMAL_COMBINATIONS = 100_000
 # Above this many combinations candidates are evaluated one at a time: each evaluation
 # holds a few arrays of that length, and two at once would double the peak.
 THREADED_COMBINATIONS = 1_000_000
+# Combinations are merged only when that leaves at most this share of them: fewer merges
+# do not pay for the copies.
+COMPRESS_BELOW = 0.8
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,9 @@ class KPlan:
     dictionaries: dict[str, pa.Array]
     encoder: ClassEncoder | None
     suppressed: np.ndarray
+    # Per quasi-identifier, the chosen level's code of each value of the searched counts
+    # (in the order of their dictionaries), for `suppress_codes`.
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
     suppressed_units: pa.Array | None = None  # persons removed whole (linked model)
     model: str = "rows"
     search: str = "greedy"
@@ -165,6 +171,13 @@ class KPlan:
         if not codes or len(codes[0]) == 0:
             return np.zeros(len(next(iter(outputs.values()), [])), dtype=bool)
         return self.suppressed[self.encoder.encode(codes)]
+
+    def suppress_codes(self, codes: dict[str, np.ndarray]) -> np.ndarray:
+        """`suppress_mask` for rows given by their codes in the searched counts."""
+        at_level = [self.maps[name][codes[name]] for name in self.dictionaries]
+        if not at_level or len(at_level[0]) == 0:
+            return np.zeros(len(next(iter(codes.values()), [])), dtype=bool)
+        return self.suppressed[self.encoder.encode(at_level)]
 
     def to_dict(self) -> dict[str, Any]:
         levels = {
@@ -224,7 +237,7 @@ class _Model:
         if not codes:
             return False
         ids, merged = class_ids(codes, cards)
-        if merged > 0.8 * len(ids):
+        if merged > COMPRESS_BELOW * len(ids):
             return False  # too few merges to pay for the copies
         # The first combination of each class, by a scatter instead of a sort.
         first = np.empty(merged, dtype=np.int64)
@@ -285,7 +298,7 @@ class _RoundKeys:
         key.sort()
         cls = key >> self.shift
         starts = np.flatnonzero(np.concatenate(([True], cls[1:] != cls[:-1])))
-        if len(starts) > 0.8 * len(key):
+        if len(starts) > COMPRESS_BELOW * len(key):
             return False  # too few merges to pay for the copies
         classes = cls[starts]
         del cls
@@ -299,13 +312,15 @@ class _RoundKeys:
 
     def outcome(self, column: int | None = None, level: int | None = None) -> _Outcome:
         """Rows per class with column `column` raised to `level` (or as chosen)."""
-        key = self.key.copy()
-        if column is not None:
+        if column is None:
+            key = self.key.copy()
+        else:
             # How each base value's key moves, then one gather: cheaper than two codes.
             lv, was = self.levels[column], self.chosen[column]
             moves = lv.maps[level].astype(np.int64) - lv.maps[was]
             moves *= self.radix[column]
-            key += moves[lv.position]
+            key = moves[lv.position]
+            key += self.key
         sizes = sorted_sizes(key, None, self.shift)
         failing = sizes < self.model.k
         smallest = int(sizes.min()) if len(sizes) else 0
@@ -385,14 +400,30 @@ def _best_step(
     return None if best is None else (best[1], best[2])
 
 
+def _alone(lv: _Levels, model: _Model) -> Callable[[int], int]:
+    """Violating rows with one column alone at a level. In the rows model its classes are
+    unions of its base values: rows are counted per base value once, and each level is a
+    count over those few values."""
+    if model.lcodes is not None or model.ucodes is not None:
+        return lambda at: _evaluate([lv], [at], model).violating
+    per_base = np.bincount(lv.position, weights=model.weights, minlength=lv.cards[0])
+
+    def violating(at: int) -> int:
+        rows = np.bincount(lv.maps[at], weights=per_base, minlength=lv.cards[at])
+        return int(rows[rows < model.k].sum())
+
+    return violating
+
+
 def _lift_alone(levels: list[_Levels], model: _Model, budget: int) -> list[int]:
     """Per quasi-identifier, the lowest level at which that column *alone* leaves few
     enough violating rows. A class over all columns lies inside its class over one, so no
     level below this can pass (Incognito's subset property): the search starts here."""
     chosen = []
     for lv in levels:
+        violating = _alone(lv, model)
         at = 0
-        while _evaluate([lv], [at], model).violating > budget:
+        while violating(at) > budget:
             step = lv.next_level(at)
             if step is None:
                 break
@@ -473,16 +504,16 @@ def choose_levels(
                 )
             )
         chosen = found.chosen
-    else:
-        # Not before the optimal search: its costs need each combination's own values.
-        model.compress(levels, chosen)
     outcome = estimate(chosen)
     threads = SEARCH_THREADS if len(model.weights) <= THREADED_COMBINATIONS else 1
     with ThreadPoolExecutor(max_workers=threads) as pool:
         while outcome.violating > budget:
-            # Levels only rise: combinations equal now stay equal, so merge them first.
-            if model.compress(levels, chosen):
-                outcome = estimate(chosen)
+            # Levels only rise: combinations equal now stay equal, so merge them first
+            # (not before the optimal search, whose costs need each combination's own
+            # values). The outcome says how many classes there are, so a merge too small
+            # to pay for its copies is not even tried; it leaves the outcome as it is.
+            if outcome.classes <= COMPRESS_BELOW * len(model.weights):
+                model.compress(levels, chosen)
             step = _best_step(levels, chosen, outcome, model, pool)
             if step is None:
                 raise KAnonymityError(
@@ -511,6 +542,7 @@ def choose_levels(
         dictionaries={lv.qi.name: lv.values[c] for lv, c in picked},
         encoder=_encoder(levels, chosen, outcome),
         suppressed=outcome.failing,
+        maps={lv.qi.name: lv.maps[c] for lv, c in picked},
         suppressed_units=suppressed_units,
         model=_model_name(unit_column, model.linked),
         search="optimal" if found is not None else "greedy",
