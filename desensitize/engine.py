@@ -162,18 +162,12 @@ class _Started:
     dropped: int  # rows removed by rules
     suppressed: int  # rows removed for k-anonymity or l-diversity
     qi_outputs: dict[str, pa.Array]
-    work: dict[str, Future | _Kept]
+    work: dict[str, Future]
 
 
-@dataclass(frozen=True)
-class _Kept:
-    """A column started before its batch's kept rows were known: its kept rows."""
-
-    future: Future
-    keep: np.ndarray
-
-    def result(self) -> pa.Array:
-        return _kept(self.future.result(), self.keep)
+def _kept_result(future: Future, keep: np.ndarray) -> pa.Array:
+    """The kept rows of a column started before they were known."""
+    return _kept(future.result(), keep)
 
 
 class Counted(ComboCounts):
@@ -440,29 +434,39 @@ class Desensitizer:
         # Keyed rules cost the most: start them first so the workers finish together.
         rest = [n for n in self.policy.output_columns if n not in qi_outputs]
         rest.sort(key=lambda n: not self._rule(n).keyed)
+        # A column started early drops the rows not kept on a worker too; the workers
+        # take tasks in order, so the one it waits for has started by then.
         work = {
-            n: _Kept(self._early.pop((offset, n)), keep)
+            n: self._pool.submit(_kept_result, self._early.pop((offset, n)), keep)
             if (offset, n) in self._early
             else self._pool.submit(self._column_output, n, table, ctx, keep)
             for n in rest
         }
-        return _Started(table, ctx, keep, int(drop.sum()), suppressed, qi_outputs, work)
+        started = _Started(table, ctx, keep, int(drop.sum()), suppressed, qi_outputs, work)
+        if self.l_column is None or self.l_column not in work:
+            self._check(started, qi_outputs)  # it needs no worker's column
+        return started
 
-    def complete(self, started: _Started) -> tuple[pa.Table, np.ndarray]:
-        """The output rows of a started batch, and which of its input rows they are."""
-        done = {name: future.result() for name, future in started.work.items()}
-        outputs = {n: started.qi_outputs.get(n, done.get(n)) for n in self.policy.output_columns}
+    def _check(self, started: _Started, outputs: Mapping[str, pa.Array]) -> None:
+        """Count a batch's output classes for the gate's own check, on a thread of its own
+        while the caller goes on; in batch order, and at most one batch waits, so a
+        stream never builds a backlog."""
         tracked = {name: outputs[name] for name in self.qi_names}
         if self.l_column:
             tracked[L_VALUE] = self._l_values(started, outputs)
         if self.enforce and self.unit:
             tracked[UNIT] = _kept(_array(started.table, self.unit), started.keep)
         if tracked:
-            # Counted on a thread of its own, in batch order, while the next batch goes on;
-            # at most one batch waits, so a stream never builds a backlog.
             if self._checking is not None:
                 self._checking.result()
             self._checking = self._checker.submit(self._out.add, pa.table(tracked))
+
+    def complete(self, started: _Started) -> tuple[pa.Table, np.ndarray]:
+        """The output rows of a started batch, and which of its input rows they are."""
+        done = {name: future.result() for name, future in started.work.items()}
+        outputs = {n: started.qi_outputs.get(n, done.get(n)) for n in self.policy.output_columns}
+        if self.l_column is not None and self.l_column in started.work:
+            self._check(started, outputs)
         out = pa.table(outputs)
         self.rows_in += started.table.num_rows
         self.rows_dropped += started.dropped

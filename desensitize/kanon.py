@@ -327,6 +327,19 @@ class _RoundKeys:
         return _Outcome(len(sizes), failing, int(sizes[failing].sum()), smallest=smallest)
 
 
+def _as_counted(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _Outcome | None:
+    """The outcome without sorting when every column is at a level that tells all its
+    values apart: each combination is then a class of its own (rows model only)."""
+    if model.lcodes is not None or model.ucodes is not None:
+        return None
+    if any(lv.cards[at] != len(lv.distinct) for lv, at in zip(levels, chosen, strict=True)):
+        return None
+    rows = model.weights
+    failing = rows < model.k
+    smallest = int(rows.min()) if len(rows) else 0
+    return _Outcome(len(rows), failing, int(rows[failing].sum()), smallest=smallest)
+
+
 def _estimate(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _Outcome:
     """The outcome the search compares: class sizes by sorting where the model allows
     (see `_RoundKeys`); the chosen vector gets a full `_evaluate` at the end."""
@@ -504,7 +517,7 @@ def choose_levels(
                 )
             )
         chosen = found.chosen
-    outcome = estimate(chosen)
+    outcome = _as_counted(levels, chosen, model) or estimate(chosen)
     threads = SEARCH_THREADS if len(model.weights) <= THREADED_COMBINATIONS else 1
     with ThreadPoolExecutor(max_workers=threads) as pool:
         while outcome.violating > budget:
