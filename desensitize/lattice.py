@@ -34,11 +34,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
-from desensitize.kanon import _estimate, _Levels, _Model, _Outcome, evaluate_classes
+from desensitize.combos import COUNT, codes_of, sorted_sizes, whole
+from desensitize.kanon import (
+    QuasiIdentifier,
+    _estimate,
+    _Levels,
+    _Model,
+    _Outcome,
+    evaluate_classes,
+)
 from desensitize.policy import QUALITY_MODELS
 
-__all__ = ["QUALITY_MODELS", "Found", "optimal"]
+__all__ = ["QUALITY_MODELS", "Found", "measure", "optimal"]
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,92 @@ def steps(levels: list[_Levels]) -> list[list[int]]:
     return out
 
 
+# Columns whose level-0 value counts multiply to at most this share one lookup table per
+# node (a few MB at most, built per test), so a class key costs one gather per block of
+# columns instead of one per column.
+BLOCK_CELLS = 1 << 18
+
+
+class _BlockKeys:
+    """The pass test of the rows model, as `_RoundKeys` makes it (class keys in a mixed
+    radix with rows in the low bits, sorted), with the columns gathered in blocks: each
+    combination's position in a block's value grid is computed once, and a node's key is
+    a few table lookups."""
+
+    def __init__(self, levels: list[_Levels], model: _Model) -> None:
+        self.levels, self.model = levels, model
+        self.blocks: list[tuple[list[int], np.ndarray]] = []
+        self.usable = bool(levels) and model.lcodes is None and model.ucodes is None
+        if not self.usable or not len(model.weights):
+            self.usable = False
+            return
+        self.shift = max(int(model.weights.max()).bit_length(), 1)
+        cards = [lv.cards[0] for lv in levels]
+        if float(np.prod(np.array(cards, dtype=np.float64))) * 2.0**self.shift >= 2.0**62:
+            self.usable = False
+            return
+        self.radix = [1 << self.shift] * len(levels)
+        for i in range(len(levels) - 2, -1, -1):
+            self.radix[i] = self.radix[i + 1] * cards[i + 1]
+        group: list[int] = []
+        for i in range(len(levels)):
+            if group and np.prod([cards[j] for j in group]) * cards[i] > BLOCK_CELLS:
+                self._block(group, cards)
+                group = []
+            group.append(i)
+        self._block(group, cards)
+
+    def _block(self, columns: list[int], cards: list[int]) -> None:
+        cells = int(np.prod([cards[i] for i in columns]))
+        wide = np.int32 if cells < 2**31 else np.int64
+        place: np.ndarray = np.zeros(len(self.model.weights), dtype=wide)
+        for i in columns:
+            place *= cards[i]
+            place += self.levels[i].position
+        self.blocks.append((columns, place))
+
+    def violating(self, chosen: Sequence[int]) -> int:
+        key = self.model.weights.astype(np.int64)
+        for columns, place in self.blocks:
+            table = np.zeros(1, dtype=np.int64)
+            for i in columns:
+                lv = self.levels[i]
+                part = lv.maps[chosen[i]].astype(np.int64) * self.radix[i]
+                table = (table[:, None] + part[None, :]).ravel()
+            key += table[place]
+        sizes = sorted_sizes(key, None, self.shift)
+        return int(sizes[sizes < self.model.k].sum())
+
+
+class _Tags:
+    """What is known of passing without a test: a node above a passing node passes, a node
+    below a failing one fails (Flash's predictive tagging). Kept as the minimal passing and
+    maximal failing nodes tested, compared with a node all at once."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.found: dict[bool, list[tuple[int, ...]]] = {True: [], False: []}
+        self.arrays: dict[bool, np.ndarray] = {}
+
+    def add(self, node: tuple[int, ...], passes: bool) -> None:
+        self.found[passes].append(node)
+        self.arrays.pop(passes, None)
+
+    def _array(self, passes: bool) -> np.ndarray:
+        if passes not in self.arrays:
+            nodes = self.found[passes]
+            self.arrays[passes] = np.array(nodes, dtype=np.int32).reshape(len(nodes), self.width)
+        return self.arrays[passes]
+
+    def known(self, node: tuple[int, ...]) -> bool | None:
+        at = np.asarray(node, dtype=np.int32)
+        if (self._array(True) <= at).all(axis=1).any():
+            return True
+        if (self._array(False) >= at).all(axis=1).any():
+            return False
+        return None
+
+
 def optimal(
     levels: list[_Levels],
     model: _Model,
@@ -163,7 +258,13 @@ def optimal(
     start: Sequence[int] | None = None,
 ) -> Found | None:
     """The passing node of least cost (None if none passes); `start` is a node below
-    which nothing passes (the columns' lift-alone levels), to skip the hopeless part."""
+    which nothing passes (the columns' lift-alone levels), to skip the hopeless part.
+
+    Nodes are taken in order of their bound; an untested one is settled with the others
+    on a path up from it that stays within the best cost found (each step the one that
+    raises the bound least), tested top first then by bisection: a failing top settles
+    every node below it, a passing node every node above it, so most of the lattice
+    under the optimum is never tested one node at a time."""
     if quality not in QUALITY_MODELS:
         raise ValueError(f"quality must be one of {', '.join(QUALITY_MODELS)}, got {quality!r}")
     chains = steps(levels)
@@ -176,38 +277,113 @@ def optimal(
     def levels_of(node: tuple[int, ...]) -> list[int]:
         return [chain[i] for chain, i in zip(chains, node, strict=True)]
 
+    bounds: dict[tuple[int, ...], float] = {}
+
     def bound(node: tuple[int, ...]) -> float:
-        return costs.bound(levels_of(node)) if costs is not None else 0.0
+        if node not in bounds:
+            bounds[node] = costs.bound(levels_of(node)) if costs is not None else 0.0
+        return bounds[node]
+
+    def above(node: tuple[int, ...]) -> list[tuple[int, ...]]:
+        return [
+            node[:i] + (node[i] + 1,) + node[i + 1 :]
+            for i, chain in enumerate(chains)
+            if node[i] + 1 < len(chain)
+        ]
+
+    tags = _Tags(len(chains))
+    keys = _BlockKeys(levels, model)
+    cost_of: dict[tuple[int, ...], tuple[float, _Outcome]] = {}
+    best: tuple[float, tuple[int, ...], _Outcome] | None = None
+    checked = 0
+
+    def test(node: tuple[int, ...]) -> bool:
+        nonlocal checked
+        known = tags.known(node)
+        if known is None:
+            checked += 1
+            if keys.usable:
+                known = keys.violating(levels_of(node)) <= budget
+            else:
+                known = _estimate(levels, levels_of(node), model).violating <= budget
+            tags.add(node, known)
+        return known
+
+    def consider(node: tuple[int, ...]) -> None:
+        nonlocal best
+        if node not in cost_of:
+            outcome, cost = node_cost(levels, levels_of(node), model, quality, costs)
+            cost_of[node] = (cost, outcome)
+        cost, outcome = cost_of[node]
+        if best is None or (cost, node) < (best[0], best[1]):
+            best = (cost, node, outcome)
+
+    def settle(node: tuple[int, ...]) -> None:
+        path = [node]
+        while True:
+            ups = [(bound(up), up) for up in above(path[-1])]
+            ups = [(b, up) for b, up in ups if best is None or b <= best[0]]
+            if not ups:
+                break
+            path.append(min(ups)[1])
+        if not test(path[-1]):
+            return
+        lo, hi = 0, len(path) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if test(path[mid]):
+                hi = mid
+            else:
+                lo = mid + 1
+        consider(path[hi])  # the lowest passing node of the path: a cost to bound by
 
     heap = [(bound(first), first)]
     seen = {first}
-    passing: set[tuple[int, ...]] = set()
-    best: tuple[float, tuple[int, ...], _Outcome] | None = None
-    checked = 0
     while heap:
         low, node = heapq.heappop(heap)
         if best is not None and low > best[0]:
             break
-        chosen = levels_of(node)
-        passes = any(
-            node[:i] + (node[i] - 1,) + node[i + 1 :] in passing
-            for i in range(len(node))
-            if node[i] > 0
-        )
-        if not passes:
-            checked += 1
-            passes = _estimate(levels, chosen, model).violating <= budget
+        passes = tags.known(node)
+        if passes is None:
+            settle(node)
+            passes = bool(tags.known(node))
         if passes:
-            passing.add(node)
-            outcome, cost = node_cost(levels, chosen, model, quality, costs)
-            if best is None or (cost, node) < (best[0], best[1]):
-                best = (cost, node, outcome)
-        for i, chain in enumerate(chains):
-            if node[i] + 1 < len(chain):
-                up = node[:i] + (node[i] + 1,) + node[i + 1 :]
-                if up not in seen:
-                    seen.add(up)
-                    heapq.heappush(heap, (bound(up), up))
+            consider(node)
+        for up in above(node):
+            if up not in seen:
+                seen.add(up)
+                heapq.heappush(heap, (bound(up), up))
     if best is None:
         return None
     return Found(levels_of(best[1]), best[2], best[0], checked)
+
+
+def measure(
+    counts: pa.Table,
+    qis: Sequence[QuasiIdentifier],
+    chosen: Sequence[int],
+    *,
+    k: int,
+    l_column: str | None = None,
+    l: int = 1,  # noqa: E741
+    unit_column: str | None = None,
+    linked: bool = False,
+) -> dict[str, float]:
+    """Every quality model's cost of one level vector over combination counts, its
+    failing classes suppressed: how another choice (the greedy's, a provider's own
+    levels) compares with the optimum on the same scale."""
+    weights = counts[COUNT].to_numpy().astype(np.int64)
+    levels = [_Levels.build(qi, whole(counts[qi.name])) for qi in qis]
+    lcodes = ucodes = None
+    if l_column is not None:
+        codes, values = codes_of(whole(counts[l_column]))
+        lcodes = (codes, len(values))
+    if unit_column is not None:
+        codes, values = codes_of(whole(counts[unit_column]))
+        ucodes = (codes, len(values))
+    model = _Model(weights, lcodes, ucodes, linked and ucodes is not None, k, l)
+    out = {}
+    for quality in QUALITY_MODELS:
+        costs = _Costs(levels, model, quality) if quality in ("loss", "entropy") else None
+        out[quality] = node_cost(levels, list(chosen), model, quality, costs)[1]
+    return out

@@ -1,0 +1,74 @@
+"""The optimal search's shortcuts: pass tests by block lookups, and tagging along paths.
+
+Both only save work: the block keys must count the same violating rows as the engine's
+own estimate, and a search that settles nodes by tagging must still reach the optimum
+(test_optimal_search.py compares it with exhaustive enumeration) while testing a small
+part of a lattice of several thousand nodes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from desensitize import Keyring, Policy
+from desensitize import lattice as lattice_module
+from desensitize.engine import Desensitizer
+from desensitize.kanon import COUNT, _estimate, _Levels, _Model, choose_levels
+from desensitize.lattice import _BlockKeys, steps
+
+KEYS = Keyring(b"lattice-tagging-test-key-0123456")
+
+
+def _frame(seed: int, rows: int, columns: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {f"q{i}": rng.integers(0, int(rng.integers(2, 40)), rows) * 1.0 for i in range(columns)}
+    )
+
+
+def _policy(frame: pd.DataFrame, k: int, limit: float) -> Policy:
+    columns = {
+        name: {"class": "quasi_identifier", "rule": "generalize", "width": 1} for name in frame
+    }
+    return Policy.from_dict(
+        {"k": k, "max_suppression": limit, "search": "optimal", "columns": columns}
+    )
+
+
+def _counts(frame: pd.DataFrame, policy: Policy) -> tuple[pa.Table, Desensitizer]:
+    engine = Desensitizer(policy, KEYS)
+    engine.survey(pa.Table.from_pandas(frame, preserve_index=False), 0)
+    return engine._combos.table(encoded=True), engine
+
+
+@pytest.mark.parametrize("cells", [1, 64, lattice_module.BLOCK_CELLS])
+def test_block_keys_count_the_violating_rows_the_engine_counts(cells: int, monkeypatch) -> None:
+    monkeypatch.setattr(lattice_module, "BLOCK_CELLS", cells)
+    for seed in range(12):
+        frame = _frame(seed, 400, 4)
+        policy = _policy(frame, k=3, limit=0.05)
+        counts, engine = _counts(frame, policy)
+        levels = [_Levels.build(qi, counts[qi.name].combine_chunks()) for qi in engine.qis]
+        weights = counts[COUNT].to_numpy().astype(np.int64)
+        model = _Model(weights, None, None, False, 3, 1)
+        keys = _BlockKeys(levels, model)
+        assert keys.usable
+        rng = np.random.default_rng(seed)
+        for _ in range(10):
+            chosen = [int(rng.choice(chain)) for chain in steps(levels)]
+            assert keys.violating(chosen) == _estimate(levels, chosen, model).violating
+
+
+def test_tagging_tests_a_small_part_of_a_large_lattice() -> None:
+    frame = _frame(5, 3000, 6)
+    policy = _policy(frame, k=5, limit=0.02)
+    counts, engine = _counts(frame, policy)
+    levels = [_Levels.build(qi, counts[qi.name].combine_chunks()) for qi in engine.qis]
+    nodes = int(np.prod([len(chain) for chain in steps(levels)]))
+    plan = choose_levels(
+        counts, engine.qis, k=5, max_suppression=0.02, search="optimal", quality="loss"
+    )
+    assert nodes > 2000
+    assert plan.nodes_checked is not None and plan.nodes_checked < nodes / 10
