@@ -16,9 +16,35 @@ import pandas as pd
 
 from desensitize.errors import DataError
 
-__all__ = ["ColumnUtility", "RiskReport", "UtilityReport", "risk_report", "utility_report"]
+__all__ = [
+    "ColumnUtility",
+    "RiskReport",
+    "SizeBucket",
+    "UtilityReport",
+    "class_size_histogram",
+    "risk_report",
+    "utility_report",
+]
 
 _NULL = object()  # stands for a missing value when comparing cells
+
+
+@dataclass(frozen=True)
+class SizeBucket:
+    """Equivalence classes whose size lies in ``min_size..max_size``, and the rows they hold."""
+
+    min_size: int
+    max_size: int
+    classes: int
+    rows: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "min_size": self.min_size,
+            "max_size": self.max_size,
+            "classes": self.classes,
+            "rows": self.rows,
+        }
 
 
 @dataclass(frozen=True)
@@ -34,6 +60,9 @@ class RiskReport:
     unique_rows: float
     max_risk: float
     mean_risk: float
+    # The whole distribution, not just its minimum: a policy that lifts the smallest class
+    # to k may still leave most rows in classes barely above it.
+    class_size_histogram: tuple[SizeBucket, ...] = ()
 
     @property
     def is_k_anonymous(self) -> bool:
@@ -51,6 +80,7 @@ class RiskReport:
             "max_risk": self.max_risk,
             "mean_risk": self.mean_risk,
             "k_anonymous": self.is_k_anonymous,
+            "class_sizes": [bucket.to_dict() for bucket in self.class_size_histogram],
         }
 
 
@@ -84,6 +114,35 @@ def risk_from_class_sizes(sizes: np.ndarray, quasi_identifiers: list[str], k: in
         unique_rows=float(sizes[sizes == 1].sum() / rows),
         max_risk=1.0 / smallest,
         mean_risk=len(sizes) / rows,
+        class_size_histogram=class_size_histogram(sizes, k),
+    )
+
+
+def class_size_histogram(sizes: np.ndarray, k: int) -> tuple[SizeBucket, ...]:
+    """Classes and rows per size bucket: 1, 2, 3-4, 5-9, 10-19, 20-49, 50-99, ...
+
+    Buckets grow 1-2-5 per decade, so a million-row table still gives a couple of dozen,
+    and ``k`` always starts a bucket, so the buckets below it are exactly the classes
+    that break k-anonymity. Buckets run from 1 to the largest class, empty ones included,
+    so before and after line up on one axis.
+    """
+    if not len(sizes):
+        return ()
+    largest = int(sizes.max())
+    edges = {1, 2, 3}
+    decade = 5
+    while decade <= largest:
+        edges |= {decade, 2 * decade, 4 * decade}
+        decade *= 10
+    edges.add(k)
+    starts = np.array(sorted(e for e in edges if e <= largest), dtype=np.int64)
+    bucket = np.searchsorted(starts, sizes, side="right") - 1
+    classes = np.bincount(bucket, minlength=len(starts))
+    rows = np.bincount(bucket, weights=sizes, minlength=len(starts))
+    ends = np.append(starts[1:] - 1, largest)
+    return tuple(
+        SizeBucket(int(lo), int(hi), int(n), int(r))
+        for lo, hi, n, r in zip(starts, ends, classes, rows, strict=True)
     )
 
 

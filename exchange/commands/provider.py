@@ -153,11 +153,27 @@ def preview(
     before, after = report.get("risk_before", {}), report.get("risk_after", {})
     rows(
         ["risk", "before", "after"],
-        [[name, before.get(name), after.get(name)] for name in after],
+        [[name, before.get(name), after.get(name)] for name in after if name != "class_sizes"],
         title=f"re-identification risk; rows suppressed: {report.get('rows_suppressed')}",
     )
+    _show_class_sizes(before.get("class_sizes") or [], after.get("class_sizes") or [])
     for warning in shown.warnings:
         out.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def _show_class_sizes(before: list[dict[str, int]], after: list[dict[str, int]]) -> None:
+    """Rows per class-size bucket, before and after: the distribution behind the minimum."""
+    counts: dict[int, list[str]] = {}
+    for column, buckets in enumerate((before, after)):
+        for b in buckets:
+            counts.setdefault(b["min_size"], [str(b["min_size"]), "0", "0"])
+            counts[b["min_size"]][column + 1] = f"{b['rows']:,}"
+    if counts:
+        rows(
+            ["classes of size from", "rows before", "rows after"],
+            [counts[k] for k in sorted(counts)],
+            title="rows by equivalence-class size (buckets 1, 2, 3, 5, 10, 20, 50, … and k)",
+        )
 
 
 @dataset_app.command("list")

@@ -7,7 +7,6 @@ figures for screen readers, for copying, and for anyone whose browser runs no sc
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,121 +46,6 @@ def money(minor: int | float | None, currency: str = "CNY") -> str:
         return "—"
     sign = "-" if minor < 0 else ""
     return f"{sign}{abs(minor) / 100:,.2f} {currency}"
-
-
-def _bands(risk: dict[str, Any]) -> list[float]:
-    """Share of rows in classes of one row, of 2..k-1 rows, and of k rows or more."""
-    unique = float(risk.get("unique_rows") or 0.0)
-    below = float(risk.get("rows_below_k") or 0.0)
-    return [unique, max(0.0, below - unique), max(0.0, 1.0 - below)]
-
-
-def risk_chart(report: dict[str, Any]) -> Chart:
-    before, after = report["risk_before"], report["risk_after"]
-    k = int(after.get("k") or before.get("k") or 1)
-    labels = ["1 row (unique)", f"2 to {k - 1} rows" if k > 2 else "2 rows", f"{k} rows or more"]
-    if k <= 2:
-        labels[1] = "between 1 and k rows"
-    b, a = _bands(before), _bands(after)
-    rows = [[label, pct(x), pct(y)] for label, x, y in zip(labels, b, a, strict=True)]
-    figures: list[tuple[str, str, Callable[[Any], str]]] = [
-        ("equivalence classes", "classes", str),
-        ("smallest class (rows)", "smallest_class", str),
-        ("highest re-identification risk", "max_risk", pct),
-        ("mean re-identification risk", "mean_risk", pct),
-        (f"{k}-anonymous", "k_anonymous", lambda v: "yes" if v else "no"),
-    ]
-    for name, key, fmt in figures:
-        rows.append([name, fmt(before.get(key)), fmt(after.get(key))])
-    summary = (
-        f"Share of rows by the size of their equivalence class over the released "
-        f"quasi-identifiers, before and after desensitization (k = {k}). Before: "
-        f"{pct(b[0])} of rows are unique and {pct(b[2])} sit in classes of at least {k}; "
-        f"after: {pct(a[0])} unique, {pct(a[2])} in classes of at least {k}. Highest risk "
-        f"{pct(before.get('max_risk'))} before, {pct(after.get('max_risk'))} after."
-    )
-    return Chart(
-        id="risk-chart",
-        title="Re-identification risk before and after: rows by class size",
-        summary=summary,
-        headers=["class size", "before", "after"],
-        rows=rows,
-        data=[
-            {
-                "type": "bar",
-                "name": "before",
-                "x": labels,
-                "y": [100 * v for v in b],
-                "marker": {"color": BEFORE},
-            },
-            {
-                "type": "bar",
-                "name": "after",
-                "x": labels,
-                "y": [100 * v for v in a],
-                "marker": {"color": AFTER},
-            },
-        ],
-        layout={"barmode": "group", "yaxis": {"title": {"text": "% of rows"}, "range": [0, 100]}},
-    )
-
-
-def utility_chart(report: dict[str, Any]) -> Chart | None:
-    columns = (report.get("utility") or {}).get("columns") or []
-    if not columns:
-        return None
-    names = [c["column"] for c in columns]
-    changed = [float(c.get("changed") or 0.0) for c in columns]
-    suppressed = [float(c.get("suppressed") or 0.0) for c in columns]
-    rows = []
-    for c in columns:
-        error = (
-            f"MAE {c['mae']:.4g}, MRE {pct(c.get('mre'))}"
-            if c.get("mae") is not None
-            else f"TVD {c['tvd']:.3f}"
-            if c.get("tvd") is not None
-            else "—"
-        )
-        rows.append(
-            [c["column"], c.get("kind", ""), pct(c.get("changed")), pct(c.get("suppressed")), error]
-        )
-    worst = max(columns, key=lambda c: float(c.get("changed") or 0.0))
-    summary = (
-        f"Per column, the share of values the release changes or suppresses. "
-        f"{len(columns)} columns measured; most changed: {worst['column']} "
-        f"({pct(worst.get('changed'))})."
-    )
-    return Chart(
-        id="utility-chart",
-        title="Utility: values changed per column",
-        summary=summary,
-        headers=["column", "kind", "changed", "suppressed", "error"],
-        rows=rows,
-        data=[
-            {
-                "type": "bar",
-                "orientation": "h",
-                "name": "changed",
-                "y": names,
-                "x": [100 * v for v in changed],
-                "marker": {"color": BEFORE},
-            },
-            {
-                "type": "bar",
-                "orientation": "h",
-                "name": "suppressed",
-                "y": names,
-                "x": [100 * v for v in suppressed],
-                "marker": {"color": MUTED},
-            },
-        ],
-        layout={
-            "barmode": "group",
-            "xaxis": {"title": {"text": "% of values"}, "range": [0, 100]},
-            "height": max(260, 40 * len(names) + 100),
-            "margin": {"l": 140},
-        },
-    )
 
 
 def revenue_chart(statement: dict[str, Any]) -> Chart:

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.templating import Jinja2Templates
 
-from exchange.console import charts
+from exchange.console import charts, release_charts
 from exchange.console.bridge import Api, ApiError
 from exchange.console.session import (
     COOKIE,
@@ -224,8 +224,8 @@ async def _dataset_page(
         preview = await ctx.api.get(f"/v1/datasets/{dataset_id}/preview", rows=10)
         report = preview.get("report") or {}
         if report.get("risk_before") and report.get("risk_after"):
-            figures.append(charts.risk_chart(report))
-        utility = charts.utility_chart(report)
+            figures.append(release_charts.risk_chart(report))
+        utility = release_charts.utility_chart(report)
         if utility:
             figures.append(utility)
     return ctx.render(

@@ -37,6 +37,10 @@ def test_provider_commands(running: Running, citizens_csv: Path):
         running, "provider", "dataset", "preview", dataset["id"], "--rows", "2", "--json"
     )
     assert len(preview["rows"]) == 2
+    sizes = preview["report"]["risk_after"]["class_sizes"]
+    assert sum(b["rows"] for b in sizes) == preview["report"]["risk_after"]["rows"]
+    text = datalease(running, "provider", "dataset", "preview", dataset["id"], "--rows", "2")
+    assert "rows by equivalence-class size" in text.stdout
     listed = datalease(running, "provider", "dataset", "list", "--json")
     assert dataset["id"] in {d["id"] for d in listed}
 

@@ -217,6 +217,7 @@ def test_provider_uploads_sets_a_policy_and_publishes(visit: Any, console: Conso
     page.wait_for_selector("#verdict.ok")
     v.charts_drawn("risk-chart", "utility-chart")
     assert "unique" in page.inner_text("#risk-chart-summary")
+    assert "classes," in (page.text_content("#risk-chart-figure details.alt table") or "")
     v.shot("policy-accepted")
 
     page.fill("#title", "citizens from the console")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from desensitize.errors import DataError
-from desensitize.risk import risk_report, utility_report
+from desensitize.risk import class_size_histogram, risk_report, utility_report
 
 
 @pytest.fixture
@@ -64,7 +64,27 @@ def test_empty_table_has_no_classes_and_no_risk(people):
         "max_risk": 0.0,
         "mean_risk": 0.0,
         "k_anonymous": True,
+        "class_sizes": [],
     }
+
+
+def test_class_size_histogram_buckets_grow_one_two_five_and_start_one_at_k():
+    sizes = np.array([1, 1, 2, 3, 4, 4, 7, 12, 130])
+    buckets = [b.to_dict() for b in class_size_histogram(sizes, 4)]
+    assert [(b["min_size"], b["max_size"]) for b in buckets] == [
+        (1, 1), (2, 2), (3, 3), (4, 4), (5, 9), (10, 19), (20, 49), (50, 99), (100, 130)
+    ]  # fmt: skip
+    assert [b["classes"] for b in buckets] == [2, 1, 1, 2, 1, 1, 0, 0, 1]
+    assert [b["rows"] for b in buckets] == [2, 2, 3, 8, 7, 12, 0, 0, 130]
+
+
+def test_class_size_histogram_accounts_for_every_class_and_row(people):
+    report = risk_report(people, ["district", "gender"], k=2)
+    buckets = report.class_size_histogram
+    assert sum(b.classes for b in buckets) == report.classes
+    assert sum(b.rows for b in buckets) == report.rows
+    below_k = sum(b.rows for b in buckets if b.max_size < report.k)
+    assert below_k / report.rows == pytest.approx(report.rows_below_k)
 
 
 def test_risk_report_is_json_safe(people):
