@@ -48,6 +48,7 @@ RETRYABLE = {401, 409, 413, 429}
 SECRET_ROUTES = [
     ("POST", re.compile(r"/v1/accounts/?")),
     ("POST", re.compile(r"/v1/accounts/[^/]+/keys/?")),
+    ("POST", re.compile(r"/v1/subjects/?")),
 ]
 SECRET_MARKER = "secret_withheld"
 # A response may finish before the app read its whole body; reading the rest to finish the

@@ -59,6 +59,11 @@ class Account(Base):
     # duties held beside the role ("compliance", "data_officer"); None means none.
     authority_level: Mapped[str | None] = mapped_column(String(20), default=None)
     duties: Mapped[list[Any] | None] = mapped_column(default=None)
+    # A data subject's keyed pseudonym of their identifier (see exchange.services.subjects),
+    # set once their identity was verified; never the identifier itself.
+    subject_hash: Mapped[str | None] = mapped_column(
+        String(64), unique=True, index=True, default=None
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -100,6 +105,10 @@ class Dataset(Base):
     # The provider's own allowance (the profile's DP estimates), never drawn from the above.
     provider_epsilon_cap_micro: Mapped[int] = mapped_column(BigInteger, default=0)
     provider_epsilon_spent_micro: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The column holding each row's person identifier, which data subjects are matched on,
+    # and how many consent withdrawals the releases must honour (a new one makes a new release).
+    subject_column: Mapped[str | None] = mapped_column(String(200), default=None)
+    consent_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -201,7 +210,11 @@ class Release(Base):
     so no two leases can be differenced. Stored encrypted, with each row's input position."""
 
     __tablename__ = "releases"
-    __table_args__ = (UniqueConstraint("dataset_id", "policy_hash"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "dataset_id", "policy_hash", "consent_version", name="uq_releases_dataset_policy"
+        ),
+    )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
     policy_hash: Mapped[str] = mapped_column(String(64))
@@ -211,6 +224,47 @@ class Release(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     rows: Mapped[int] = mapped_column(BigInteger)
     report: Mapped[dict[str, Any]] = mapped_column()
+    # The dataset's consent version the release honours: rows of subjects who withdrew
+    # before it are not in it.
+    consent_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsentWithdrawal(Base):
+    """A data subject (or their guardian) withdrew consent to a dataset's use of their data."""
+
+    __tablename__ = "consent_withdrawals"
+    __table_args__ = (UniqueConstraint("dataset_id", "subject_hash"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    subject_hash: Mapped[str] = mapped_column(String(64), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))  # who withdrew
+    consent_version: Mapped[int] = mapped_column(Integer)  # the dataset's version it made
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Guardianship(Base):
+    """A guardian account acts for a minor, known by the keyed pseudonym of their identifier."""
+
+    __tablename__ = "guardianships"
+    __table_args__ = (UniqueConstraint("guardian_id", "ward_hash"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    guardian_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    ward_hash: Mapped[str] = mapped_column(String(64), index=True)
+    label: Mapped[str] = mapped_column(String(100), default="")  # as the guardian calls them
+    evidence: Mapped[str] = mapped_column(Text, default="")  # e.g. household register ref.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DividendPayout(Base):
+    """A lease whose subject-pool share went to the persons of its release, once."""
+
+    __tablename__ = "dividend_payouts"
+    lease_id: Mapped[str] = mapped_column(ForeignKey("leases.id"), primary_key=True)
+    release_id: Mapped[str] = mapped_column(ForeignKey("releases.id"), index=True)
+    pool_minor: Mapped[int] = mapped_column(BigInteger)
+    ledger_index: Mapped[int | None] = mapped_column(BigInteger, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -22,6 +22,7 @@ class Role(StrEnum):
     BUYER = "buyer"
     AUDITOR = "auditor"
     OPERATOR = "operator"
+    SUBJECT = "subject"  # a person in the data; made by subjects.register only
 
 
 @dataclass(frozen=True)

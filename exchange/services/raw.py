@@ -80,7 +80,8 @@ def ensure_table(exchange: Exchange, dataset: Dataset, key: bytes) -> None:
 
 
 @contextmanager
-def _parquet(exchange: Exchange, dataset: Dataset) -> Iterator[pq.ParquetFile]:
+def open_table(exchange: Exchange, dataset: Dataset) -> Iterator[pq.ParquetFile]:
+    """The normalised table, decrypted on the fly as it is read."""
     key = data_key(exchange, dataset)
     ensure_table(exchange, dataset, key)
     with exchange.store.open_plaintext(
@@ -96,7 +97,7 @@ def iter_raw(
     columns: list[str] | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> Iterator[pd.DataFrame]:
-    with _parquet(exchange, dataset) as parquet:
+    with open_table(exchange, dataset) as parquet:
         for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
             yield _pandas(batch)
 
@@ -119,7 +120,7 @@ def read_raw(
         if max_rows is not None and rows >= max_rows:
             break
     if not parts:
-        with _parquet(exchange, dataset) as parquet:
+        with open_table(exchange, dataset) as parquet:
             schema = parquet.schema_arrow
         names = columns or schema.names
         return _pandas(pa.Table.from_batches([], schema=schema).select(names))

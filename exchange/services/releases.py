@@ -24,7 +24,7 @@ from exchange.crypto.reader import BlobReader
 from exchange.db.models import Account, Dataset, Lease, Release
 from exchange.errors import Conflict
 from exchange.memory import give_back
-from exchange.services import cluster
+from exchange.services import cluster, consent
 from exchange.services.ids import new_id
 from exchange.services.raw import data_key as data_key_of
 from exchange.services.raw import ensure_table, table_context, table_name
@@ -45,12 +45,16 @@ def _context(release_id: str) -> bytes:
 def current(session: Session, dataset: Dataset) -> Release | None:
     if dataset.policy_hash is None:
         return None
-    return _find(session, dataset.id, dataset.policy_hash)
+    return _find(session, dataset, dataset.policy_hash)
 
 
-def _find(session: Session, dataset_id: str, policy_hash: str) -> Release | None:
+def _find(session: Session, dataset: Dataset, policy_hash: str) -> Release | None:
     return session.scalars(
-        select(Release).where(Release.dataset_id == dataset_id, Release.policy_hash == policy_hash)
+        select(Release).where(
+            Release.dataset_id == dataset.id,
+            Release.policy_hash == policy_hash,
+            Release.consent_version == dataset.consent_version,
+        )
     ).first()
 
 
@@ -60,8 +64,9 @@ def ensure_release(
     """The release of `policy` for `dataset`, made now if it does not exist yet.
 
     The gate runs here: a policy whose release would not be k-anonymous (and l-diverse)
-    over every released column raises `KAnonymityError`, and nothing is kept."""
-    found = _find(session, dataset.id, policy.hash())
+    over every released column raises `KAnonymityError`, and nothing is kept. Rows of
+    persons who withdrew their consent (`exchange.services.consent`) are left out."""
+    found = _find(session, dataset, policy.hash())
     if found is not None:
         return found
     release_id = new_id("rel")
@@ -79,8 +84,19 @@ def ensure_release(
         )
     )
     keys = release_keys(exchange, dataset.id)
+    excluded = consent.excluded_rows(session, exchange, dataset)
     with exchange.store.writer(name, data_key, context=_context(release_id)) as writer:
-        if exchange.settings.dask_scheduler:
+        if len(excluded):
+            report = consent.release_without(
+                exchange,
+                source,
+                excluded,
+                dataset.rows,
+                cast(BinaryIO, writer),
+                ROW,
+                lambda rest, sink: apply_batches(rest, sink, policy, keys, row_ids=ROW),
+            )
+        elif exchange.settings.dask_scheduler:
             report = cluster.build_release(
                 exchange,
                 table_name(dataset.id),
@@ -104,6 +120,7 @@ def ensure_release(
         sha256=writer.plaintext_sha256,
         rows=report.rows_out,
         report=_public_report(report.to_dict()),
+        consent_version=dataset.consent_version,
     )
     try:
         with session.begin_nested():
@@ -125,6 +142,8 @@ def ensure_release(
         counted_columns=report.gate["counted_columns"],
         counts=report.gate["counts"],
         k=policy.k,
+        consent_version=release.consent_version,
+        withdrawn_rows=len(excluded),
     )
     return release
 
@@ -165,8 +184,13 @@ def check_joinable(
     policy = Policy.from_dict(release.policy)
     k = policy.k or 1
     new = _qi_frame(exchange, release, "new")
+    # Rows left out because their persons withdrew consent tell the holder of an older
+    # release nothing it does not already hold, but that they are gone: not a class.
+    gone = consent.excluded_rows(session, exchange, dataset)
     for old in held:
         joined = _qi_frame(exchange, old, "old").join(new, how="outer")
+        if len(gone):
+            joined = joined.drop(index=gone, errors="ignore")
         if not len(joined.columns):
             continue
         sizes = joined.fillna("∅").astype(str).groupby(list(joined.columns)).size()

@@ -10,6 +10,7 @@ from exchange.api.routes import (
     leases,
     offers,
     revenue,
+    subjects,
 )
 
 ROUTERS = [
@@ -21,5 +22,6 @@ ROUTERS = [
     leases.router,
     jobs.router,
     revenue.router,
+    subjects.router,
     audit.router,
 ]

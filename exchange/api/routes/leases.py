@@ -31,9 +31,10 @@ from exchange.api.schemas import (
 )
 from exchange.api.schemas.examples import JOB_ID, LEASE_ID
 from exchange.api.schemas.queries import QueryCreate
+from exchange.api.schemas.subjects import LeaseNotice
 from exchange.context import Exchange
 from exchange.db.models import Account, Lease
-from exchange.services import extracts, leases, queries
+from exchange.services import consent, extracts, leases, queries
 
 router = APIRouter(prefix="/v1", tags=["leases"])
 RevokerAccount = Annotated[Account, Depends(require("provider", "operator"))]
@@ -53,8 +54,11 @@ _QUEUED_JOB = {
 }
 
 
-def _public(lease: Lease) -> LeasePublic:
-    return LeasePublic.of(lease, leases.effective_status(lease, leases.now_utc()))
+def _public(lease: Lease, session: Session | None = None) -> LeasePublic:
+    public = LeasePublic.of(lease, leases.effective_status(lease, leases.now_utc()))
+    if session is not None:
+        public.notices = [LeaseNotice(**n) for n in consent.lease_notices(session, lease)]
+    return public
 
 
 def _request(body: LeaseCreate) -> leases.LeaseRequest:
@@ -123,7 +127,7 @@ def request_lease(
 def list_leases(session: ReadSessionDep, account: CurrentAccount) -> list[LeasePublic]:
     """**Who:** any account; each sees the leases it is party to (auditors and operators
     see all). Status is as of now: a paid lease past its end shows `expired`."""
-    return [_public(lease) for lease in leases.list_leases(session, account)]
+    return [_public(lease, session) for lease in leases.list_leases(session, account)]
 
 
 @router.get(
@@ -134,7 +138,7 @@ def list_leases(session: ReadSessionDep, account: CurrentAccount) -> list[LeaseP
 )
 def get_lease(lease_id: str, session: ReadSessionDep, account: CurrentAccount) -> LeasePublic:
     """**Who:** the lease's buyer, the dataset's provider, auditors and operators."""
-    return _public(leases.get_lease(session, lease_id, account))
+    return _public(leases.get_lease(session, lease_id, account), session)
 
 
 def _decide(
@@ -269,7 +273,9 @@ def revoke(
     responses={
         200: {
             "description": "the desensitized extract; headers `x-extract-sha256` and "
-            "`x-receipt-index` name its hash and its receipt in the log",
+            "`x-receipt-index` name its hash and its receipt in the log; "
+            "`x-datalease-notice`, when present, says persons in the lease's release have "
+            "withdrawn consent since (see the lease's `notices`)",
             "content": {
                 "text/csv": {
                     "schema": {"type": "string", "format": "binary"},
@@ -306,6 +312,7 @@ def download_extract(
 ) -> Response:
     lease = leases.get_lease(session, lease_id, buyer)
     job = extracts.start_download(session, exchange, buyer, lease)
+    notice = consent.notice_header(consent.lease_notices(session, lease))
     session.commit()
     if job is not None:
         return accepted(request, job)
@@ -320,6 +327,7 @@ def download_extract(
             "content-disposition": f"attachment; filename={lease.id}.{format}",
             "x-extract-sha256": lease.extract_sha256 or "",
             "x-receipt-index": str(lease.receipt_index),
+            **({"x-datalease-notice": notice} if notice else {}),
         },
     )
 

@@ -27,6 +27,7 @@ from exchange.api.schemas.examples import (
     TERMS,
     TIME,
 )
+from exchange.api.schemas.subjects import LeaseNotice
 from exchange.db.models import MICRO, Lease, Offer
 from exchange.services.bounds import (
     MAX_BASIS_POINTS,
@@ -257,6 +258,11 @@ class LeasePublic(BaseModel):
     extract_sha256: str | None
     receipt_index: int | None
     created_at: datetime
+    notices: list[LeaseNotice] = Field(
+        default_factory=list,
+        description="what the lessee must act on, e.g. consent withdrawn by persons in its "
+        "release since it was made",
+    )
 
     @classmethod
     def of(cls, lease: Lease, status: str) -> LeasePublic:
