@@ -11,8 +11,10 @@ runs in a fresh child process, timed after its imports, so its peak RSS is its o
   whole-file and streaming readers);
 - policy: the standard policy (mask the ID and mobile numbers to their region code and
   carrier prefix, token the name and card ids, fake the address, k=5 over every released
-  column but pseudonyms and private noise, Laplace noise on income), CSV in, Parquet out. By default: read the CSV, `apply` on the Arrow table,
-  write Parquet. With --stream: `apply_stream` in bounded memory (always printed too);
+  column but pseudonyms and private noise, Laplace noise on income), CSV in, Parquet
+  out. By default: read the CSV, then `apply_table` (`apply` on the Arrow table, each
+  piece written to Parquet while the next is finished). With --stream: `apply_stream` in
+  bounded memory (always printed too);
 - naive: the same work row by row in Python, I/O included (csv.DictReader, Faker seeded
   per value, HMAC per value, diffprivlib's `randomise` per value, `Table.from_pylist`)
   timed on --sample rows, plus a Datafly k-anonymity search with Counters timed on up to
@@ -134,21 +136,19 @@ def phase_stream(csv: Path, out: Path) -> dict[str, Any]:
 
 def phase_memory(csv: Path, out: Path) -> dict[str, Any]:
     import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
 
-    from desensitize import Keyring, Policy, apply
+    from desensitize import Keyring, Policy, apply_table
 
     policy, keys = Policy.from_dict(STANDARD_POLICY), Keyring(SECRET)
     started = time.perf_counter()
     options = pacsv.ConvertOptions(column_types=_text_columns())
-    result = apply(pacsv.read_csv(csv, convert_options=options), policy, keys)
-    pq.write_table(result.table, out)
+    report = apply_table(pacsv.read_csv(csv, convert_options=options), out, policy, keys)
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
         "peak_rss_mb": peak_rss_mb(),
-        "rows_suppressed": result.report.rows_suppressed,
-        "levels": {n: v["generalization"] for n, v in result.report.k_anonymity["levels"].items()},
+        "rows_suppressed": report.rows_suppressed,
+        "levels": {n: v["generalization"] for n, v in report.k_anonymity["levels"].items()},
     }
 
 
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.stream:
         policy = best("memory", args.repeat, csv=csv, out=out)
         print(
-            f"standard policy, read CSV + apply on the Arrow table + write Parquet: "
+            f"standard policy, read CSV + apply_table (Arrow table -> Parquet): "
             f"{policy['seconds']:.2f} s, peak RSS {policy['peak_rss_mb']:.0f} MB"
         )
     naive = run_child("naive", csv=csv, out=out, sample=min(args.sample, args.rows))

@@ -16,7 +16,13 @@ from desensitize.keys import Keyring
 from desensitize.policy import ColumnPolicy, Policy
 from desensitize.profile import Profile, profile
 from desensitize.rules import RULES
-from desensitize.stream import BatchSource, ParquetSource, apply_batches, apply_stream
+from desensitize.stream import (
+    BatchSource,
+    ParquetSource,
+    apply_batches,
+    apply_stream,
+    apply_table,
+)
 from desensitize.synthetic import synthetic_sample
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "apply",
     "apply_stream",
     "apply_batches",
+    "apply_table",
     "BatchSource",
     "ParquetSource",
     "dp",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -621,6 +621,26 @@ def _to_arrow(df: pd.DataFrame, policy: Policy) -> pa.Table:
     return table
 
 
+def pieces_of(
+    engine: Desensitizer, table: pa.Table
+) -> Iterator[tuple[pa.Table, pa.Table, np.ndarray]]:
+    """Both passes over a table in memory (its policy's columns), piece by piece: each
+    input piece, its output, and which of its rows that output keeps. The engine's
+    `finish` then reports."""
+    # Cache-sized pieces run faster than whole columns, and give the stream's exact output.
+    pieces = [(at, table.slice(at, CHUNK_ROWS)) for at in range(0, table.num_rows, CHUNK_ROWS)]
+    engine.count_raw(table)
+    for offset, piece in pieces:
+        engine.prefetch(piece, offset)
+    # One survey over the whole table: each column's values are hashed once, where
+    # pieces would look each piece up against all values seen before.
+    engine.survey(table, 0, keep_bases=True)
+    engine.prepare()
+    started = [(piece, engine.start(piece, offset)) for offset, piece in pieces or [(0, table)]]
+    for piece, batch in started:
+        yield (piece, *engine.complete(batch))
+
+
 def apply(
     data: pd.DataFrame | pa.Table,
     policy: Policy | Mapping[str, Any],
@@ -636,20 +656,10 @@ def apply(
         table, index = data.select(policy.required_columns), None
     else:
         raise TypeError(f"expected a pandas DataFrame or Arrow table, got {type(data).__name__}")
-    # Cache-sized pieces run faster than whole columns, and give the stream's exact output.
-    pieces = [(at, table.slice(at, CHUNK_ROWS)) for at in range(0, table.num_rows, CHUNK_ROWS)]
     with Desensitizer(policy, keys) as engine:
-        engine.count_raw(table)
-        for offset, piece in pieces:
-            engine.prefetch(piece, offset)
-        # One survey over the whole table: each column's values are hashed once, where
-        # pieces would look each piece up against all values seen before.
-        engine.survey(table, 0, keep_bases=True)
-        engine.prepare()
-        started = [engine.start(piece, offset) for offset, piece in pieces or [(0, table)]]
-        done = [engine.complete(piece) for piece in started]
-        out = pa.concat_tables([piece for piece, _ in done])
-        kept = np.concatenate([keep for _, keep in done])
+        done = list(pieces_of(engine, table))
+        out = pa.concat_tables([piece for _, piece, _ in done])
+        kept = np.concatenate([keep for _, _, keep in done])
         utility = measure_utility(policy, table, out, kept) if table.num_rows else None
         report = engine.finish(utility)
     return Desensitized(out, report, index[kept] if index is not None else None)

@@ -23,14 +23,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from desensitize.engine import UTILITY_ROWS, Desensitizer, Report, measure_utility
+from desensitize.engine import UTILITY_ROWS, Desensitizer, Report, measure_utility, pieces_of
 from desensitize.errors import DataError
 from desensitize.keys import Keyring, as_keyring
 from desensitize.memory import return_large_blocks
 from desensitize.policy import Policy, as_policy
 from desensitize.rules.noise import ROW_BLOCK
 
-__all__ = ["BatchSource", "ParquetSource", "apply_batches", "apply_stream"]
+__all__ = ["BatchSource", "ParquetSource", "apply_batches", "apply_stream", "apply_table"]
 
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 CSV_BLOCK_BYTES = 1 << 20  # Arrow infers types from the first block and reads blocks ahead
@@ -275,6 +275,42 @@ def apply_stream(
     writer = _Sink(partial, sink_format)
     try:
         report = _run(reader, writer, policy, keys, batch_rows)
+        partial.replace(sink)
+    finally:
+        writer.close()
+        partial.unlink(missing_ok=True)
+    return report
+
+
+def apply_table(
+    table: pa.Table,
+    sink: str | Path,
+    policy: Policy | Mapping[str, Any],
+    keys: Keyring | bytes,
+) -> Report:
+    """`apply` on a table in memory, written to `sink` (CSV or Parquet) as it is made:
+    each piece is written while the next is finished, instead of after the whole table.
+    The rows and the report are `apply`'s; as with `apply_stream`, the file appears only
+    once the output has passed its own check."""
+    policy, keys = as_policy(policy), as_keyring(keys)
+    policy.validate_for(table.schema)
+    table = table.select(policy.required_columns)
+    sink = Path(sink)
+    partial = sink.with_name(sink.name + ".part")
+    writer = _Sink(partial, _format(sink))
+    sample = _UtilitySample(policy)
+    try:
+        with Desensitizer(policy, keys) as engine, ThreadPoolExecutor(max_workers=1) as io:
+            pending: Future | None = None
+            for piece, out, kept in pieces_of(engine, table):
+                sample.add(piece, out, kept)
+                if pending is not None:
+                    pending.result()
+                pending = io.submit(writer.write, out)
+            if pending is not None:
+                pending.result()
+            report = engine.finish(sample.finish())
+        writer.close()
         partial.replace(sink)
     finally:
         writer.close()

@@ -10,8 +10,17 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from desensitize import DataError, KAnonymityError, Keyring, PolicyError, apply, apply_stream
+from desensitize import (
+    DataError,
+    KAnonymityError,
+    Keyring,
+    PolicyError,
+    apply,
+    apply_stream,
+    apply_table,
+)
 from desensitize import stream as stream_module
+from desensitize.engine import Desensitizer
 from examples.generate_city_data import generate_citizens
 
 ROWS = 140_000  # many noise blocks and batches, and more than the utility sample
@@ -104,6 +113,45 @@ def test_streaming_csv_equals_in_memory_of_the_same_file(
         ),
     ).to_pandas()
     pd.testing.assert_frame_equal(written, expected)
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_a_table_written_as_it_is_made_equals_in_memory(
+    tmp_path: Path, citizens: pd.DataFrame, full_policy: dict, in_memory, keys: Keyring, suffix
+) -> None:
+    table = pa.Table.from_pandas(citizens, preserve_index=False)
+    sink = tmp_path / f"out.{suffix}"
+    report = apply_table(table, sink, full_policy, keys)
+    expected = in_memory.frame.reset_index(drop=True)
+    if suffix == "parquet":
+        written = pd.read_parquet(sink)
+    else:
+        schema = pa.Table.from_pandas(expected, preserve_index=False).schema
+        options = pacsv.ConvertOptions(column_types=schema)
+        written = pacsv.read_csv(sink, convert_options=options).to_pandas()
+    pd.testing.assert_frame_equal(written, expected)
+    assert report.to_dict() == in_memory.report.to_dict()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [sink.name]
+
+
+def test_a_table_whose_output_fails_its_check_leaves_no_file(
+    tmp_path: Path,
+    citizens: pd.DataFrame,
+    full_policy: dict,
+    keys: Keyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pieces are written before the output's own check ends: a failing check must take
+    back what was written."""
+
+    def failing(self, utility):
+        raise KAnonymityError("the output's own classes are smaller than k")
+
+    monkeypatch.setattr(Desensitizer, "finish", failing)
+    table = pa.Table.from_pandas(citizens.iloc[:30_000], preserve_index=False)
+    with pytest.raises(KAnonymityError, match="smaller than k"):
+        apply_table(table, tmp_path / "out.parquet", full_policy, keys)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_gbk_csv_gives_the_same_output_as_utf8(
