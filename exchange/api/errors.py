@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,9 +23,18 @@ from exchange.ingest import UploadError
 log = logging.getLogger("datalease")
 
 
+_INVALID: dict[str, Any] = {
+    "code": "invalid",
+    "message": "offer_id: Field required",
+    "details": [{"loc": ["body", "offer_id"], "msg": "Field required", "type": "missing"}],
+}
+
+
 class ErrorDetail(BaseModel):
     """A stable machine-readable code, a message safe to show, and for invalid input
     each field at fault (never the value sent)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_INVALID]})
 
     code: str
     message: str
@@ -34,6 +43,8 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     """Every 4xx/5xx answer has this shape."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"error": _INVALID}]})
 
     error: ErrorDetail
 

@@ -178,9 +178,29 @@ def _finish(schema: dict[str, Any]) -> None:
                 else:
                     del responses["422"]
             operation["description"] = _with_errors(operation.get("description", ""), responses)
+    _document_forms(schema)
     for unused in ("HTTPValidationError", "ValidationError"):
         if unused not in str(schema["paths"]):
             components.get("schemas", {}).pop(unused, None)
+
+
+def _document_forms(schema: dict[str, Any]) -> None:
+    """FastAPI's generated multipart form schemas (``Body_...``) get their operation's
+    summary and example: they are components like the others, shown on their own."""
+    components = schema.get("components", {}).get("schemas", {})
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            form = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data")
+            name = (form or {}).get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
+            if not name.startswith("Body_") or name not in components:
+                continue
+            component = components[name]
+            component.setdefault(
+                "description",
+                f"The multipart form of `{method.upper()} {path}`: {operation.get('summary')}.",
+            )
+            if "example" in form:
+                component.setdefault("examples", [form["example"]])
 
 
 def _is_authorization(param: dict[str, Any]) -> bool:

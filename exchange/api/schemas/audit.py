@@ -429,10 +429,18 @@ class Transparency(BaseModel):
     )
 
 
+_TRACE_CANDIDATE: dict[str, Any] = {
+    "lease_id": LEASE_ID,
+    "dataset_id": DATASET_ID,
+    "score": 0.97,
+    "columns": {"monthly_income": 0.97},
+}
+
+
 class TraceCandidate(BaseModel):
     """How well one lease's fingerprints explain the leaked file."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [_TRACE_CANDIDATE]})
 
     lease_id: str
     dataset_id: str
@@ -456,14 +464,7 @@ class TraceResult(BaseModel):
                     "margin": 0.95,
                     "columns": {"monthly_income": 0.97},
                     "rows": 116,
-                    "candidates": [
-                        {
-                            "lease_id": LEASE_ID,
-                            "dataset_id": DATASET_ID,
-                            "score": 0.97,
-                            "columns": {"monthly_income": 0.97},
-                        }
-                    ],
+                    "candidates": [_TRACE_CANDIDATE],
                 }
             ]
         }
@@ -479,8 +480,32 @@ class TraceResult(BaseModel):
     candidates: list[TraceCandidate]
 
 
+_RECEIPT: dict[str, Any] = {
+    "index": 28,
+    "entry": {
+        "body": {
+            "actor": "exchange",
+            "buyer": BUYER_ID,
+            "dataset": DATASET_ID,
+            "epsilon": "1.0",
+            "extract_sha256": "ff5a8316d006c6411b0c362b0b9730d4cf66e59c5c4bb5e01c838b40705e79ff",
+            "k": 3,
+            "lease": LEASE_ID,
+            "release": RELEASE_ID,
+            "rows": 116,
+            "suppressed_rows": 4,
+        },
+        "time": TIME,
+        "type": "desensitization_receipt",
+    },
+    "inclusion": _INCLUSION,
+}
+
+
 class Receipt(BaseModel):
     """A desensitization receipt from the log, with its inclusion proof."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_RECEIPT]})
 
     index: int
     entry: dict[str, Any]
@@ -496,29 +521,7 @@ class LeaseReceipts(BaseModel):
             "examples": [
                 {
                     "lease_id": LEASE_ID,
-                    "receipts": [
-                        {
-                            "index": 28,
-                            "entry": {
-                                "body": {
-                                    "actor": "exchange",
-                                    "buyer": BUYER_ID,
-                                    "dataset": DATASET_ID,
-                                    "epsilon": "1.0",
-                                    "extract_sha256": "ff5a8316d006c6411b0c362b0b9730d4"
-                                    "cf66e59c5c4bb5e01c838b40705e79ff",
-                                    "k": 3,
-                                    "lease": LEASE_ID,
-                                    "release": RELEASE_ID,
-                                    "rows": 116,
-                                    "suppressed_rows": 4,
-                                },
-                                "time": TIME,
-                                "type": "desensitization_receipt",
-                            },
-                            "inclusion": _INCLUSION,
-                        }
-                    ],
+                    "receipts": [_RECEIPT],
                 }
             ]
         }
@@ -528,8 +531,19 @@ class LeaseReceipts(BaseModel):
     receipts: list[Receipt]
 
 
+_POSTING: dict[str, Any] = {
+    "index": 24,
+    "kind": "split",
+    "time": TIME,
+    "lease_id": LEASE_ID,
+    "amount_minor": 100800,
+}
+
+
 class RevenuePosting(BaseModel):
     """One posting to the provider's ledger account."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_POSTING]})
 
     index: int = Field(description="the transaction's index in the log")
     kind: str
@@ -548,15 +562,7 @@ class RevenueStatement(BaseModel):
                     "account": f"provider:{PROVIDER_ID}",
                     "currency": "CNY",
                     "balance_minor": 100800,
-                    "postings": [
-                        {
-                            "index": 24,
-                            "kind": "split",
-                            "time": TIME,
-                            "lease_id": LEASE_ID,
-                            "amount_minor": 100800,
-                        }
-                    ],
+                    "postings": [_POSTING],
                 }
             ]
         }
