@@ -495,7 +495,7 @@ def _pass_one(
         dask.submit(_survey_piece, run, policy, parts.handle, piece, pure=False) for piece in pieces
     ]
     with _cancelled_on_error(dask, futures):
-        for future, survey in as_completed(futures, with_results=True):
+        for future, survey in as_completed(futures, loop=dask.loop, with_results=True):
             counts.add(survey.counts)
             for name, tally in survey.fits.items():
                 fits[name].append(tally)
@@ -536,7 +536,7 @@ def _pass_two(
     rows = [0, 0, 0, 0]
     samples: dict[int, tuple[pa.Table, pa.Table, np.ndarray]] = {}
     with _cancelled_on_error(dask, futures):
-        for future, done in as_completed(futures, with_results=True):
+        for future, done in as_completed(futures, loop=dask.loop, with_results=True):
             output.add(done.tally.output)
             raw.add(done.tally.raw)
             tally = done.tally
