@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from desensitize import Keyring, Policy, apply, profile
 from desensitize.noise_error import noise_errors
+from desensitize.suggest import suggest
 from exchange.context import Exchange
 from exchange.db.models import Account, Dataset, Offer
 from exchange.errors import Conflict, Forbidden, Invalid, NotFound
@@ -172,7 +173,15 @@ def register(
     dataset.rows = rows
     dataset.schema = schema_of(sample)
     found = profile(sample)
-    dataset.profile = {**found.to_dict(), "suggested_policy": found.suggested_policy(k=5)}
+    # The gate's plan on the sample: minor columns that would push birth dates, region
+    # and gender coarser are left out, and the provider sees what the release would keep.
+    suggestion = suggest(found, sample, rows=rows, k=5)
+    dataset.profile = {
+        **found.to_dict(),
+        "suggested_policy": suggestion.policy,
+        "suggested_utility": suggestion.utility,
+        "suggested_dropped": suggestion.dropped,
+    }
     if delimiter is not None:  # how the raw CSV is read again (see raw.ensure_table)
         dataset.profile["csv_delimiter"] = delimiter
     session.add(dataset)

@@ -28,6 +28,8 @@ def test_provider_uploads_a_utf8_csv_and_gets_a_profile(world, citizens_small):
     kinds = {c["name"]: c for c in body["profile"]["columns"]}
     assert set(kinds) == set(citizens_small.columns)
     assert "columns" in body["profile"]["suggested_policy"]
+    planned = body["profile"]["suggested_utility"]
+    assert planned["rows"] == 300 and not planned["estimate"] and "levels" in planned
 
 
 def test_gbk_csv_is_read_with_its_chinese_text_intact(world, citizens_small):
