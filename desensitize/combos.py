@@ -125,15 +125,27 @@ class ComboCounts:
             return {name: np.zeros(0, dtype=np.int64) for name in self.names}
 
         def code(name: str) -> np.ndarray:
-            return self._codes[name](whole(table.column(name)))
+            return self.code(name, whole(table.column(name)))
 
         mapper = pool.map if pool is not None else map
         codes = dict(zip(self.names, mapper(code, self.names), strict=True))
+        self.add_codes(codes)
+        return codes
+
+    def code(self, name: str, values: pa.Array) -> np.ndarray:
+        """The codes of one column's values; columns may be coded on different threads at
+        once (each has its own `StableCodes`), one batch at a time."""
+        return self._codes[name](values)
+
+    def add_codes(self, codes: dict[str, np.ndarray]) -> None:
+        """Count a batch's combinations from its columns' `code`s."""
+        if not len(codes[self.names[0]]):
+            return
         if self._dense is not None:
             cards = tuple(len(self._codes[n].known) for n in self.names)
             if np.prod(np.array(cards, dtype=np.float64)) <= self.DENSE:
                 self._add_dense(codes, cards)
-                return codes
+                return
         if self._overflow is None and not self._fits():
             widths = _widths([len(self._codes[n].known) for n in self.names])
             if widths is None:
@@ -149,10 +161,9 @@ class ComboCounts:
         self._dense = None
         if self._overflow is not None:
             self._overflow.add(pa.table(codes))
-            return codes
+            return
         key = self._pack([codes[name] for name in self.names])
         self._merge(*np.unique(key, return_counts=True))
-        return codes
 
     def _fits(self) -> bool:
         """True if packed keys exist and every column's codes fit its field."""

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -316,20 +316,29 @@ class Desensitizer:
         ctx = Context(self.keys, row_offset=offset)
         keep = ~self._drop_mask(table)
         if self.enforce:
-            # The first pass is the critical path: its columns are worked side by side.
-            pool = self._survey_pool
-
+            # The first pass is the critical path: its columns are worked side by side,
+            # each coded as soon as its values are made.
             def base(qi: QuasiIdentifier) -> pa.Array:
                 return qi.ladder.base(_array(table, qi.name), ctx)
 
-            bases = dict(zip(self.qi_names, pool.map(base, self.qis), strict=True))
-            if keep_bases and offset == 0:
-                self._bases = dict(bases)
+            makers: dict[str, Callable[[], pa.Array]] = {
+                qi.name: partial(base, qi) for qi in self.qis
+            }
             if self.l_column:
-                bases[L_VALUE] = self._l_base(table, ctx)
+                makers[L_VALUE] = partial(self._l_base, table, ctx)
             if self.unit:
-                bases[UNIT] = _array(table, self.unit)
-            codes = self._combos.add(_kept(pa.table(bases), keep), pool)
+                makers[UNIT] = partial(_array, table, self.unit)
+
+            def coded(name: str) -> tuple[pa.Array, np.ndarray]:
+                values = makers[name]()
+                return values, self._combos.code(name, _kept(values, keep))
+
+            done = dict(zip(makers, self._survey_pool.map(coded, makers), strict=True))
+            if keep_bases and offset == 0:
+                self._bases = {name: done[name][0] for name in self.qi_names}
+            codes = {name: code for name, (_, code) in done.items()}
+            del done
+            self._combos.add_codes(codes)
             if keep_bases and offset == 0:
                 self._row_codes = {
                     n: codes[n].astype(index_type(int(codes[n].max(initial=0)) + 1))
