@@ -20,8 +20,10 @@ database and calls the functions re-exported here::
 from __future__ import annotations
 
 from contracts.canonical import canonical_json
+from contracts.dividends import allocate, dividend, subject_account
 from contracts.errors import (
     ContractError,
+    DividendError,
     InvalidEntry,
     InvalidTime,
     NotCanonical,
@@ -97,6 +99,7 @@ __all__ = [
     "ColumnKind",
     "ContractError",
     "Decision",
+    "DividendError",
     "Factor",
     "Grade",
     "InMemoryStore",
@@ -130,9 +133,11 @@ __all__ = [
     "VerificationError",
     "VerificationReport",
     "VolumeTier",
+    "allocate",
     "buyer_account",
     "canonical_json",
     "decide",
+    "dividend",
     "from_odrl",
     "grant",
     "leaf_hash",
@@ -149,6 +154,7 @@ __all__ = [
     "sign_tree_head",
     "split",
     "split_from_escrow",
+    "subject_account",
     "subject_pool_account",
     "to_odrl",
     "verify_consistency",

@@ -22,13 +22,39 @@ _LINE_BREAKS = (("\u0085", "\\u0085"), ("\u2028", "\\u2028"), ("\u2029", "\\u202
 
 def canonical_json(value: Any) -> bytes:
     """Return the canonical UTF-8 JSON bytes of ``value``; refuse floats and odd types."""
-    _check(value, "$")
+    if not _plain(value):
+        _check(value, "$")  # walks again, naming where the value is not plain
     text = _ENCODER.encode(value)
     if not text.isascii():
         # Line separators stay escaped so that a leaf is one line for every line splitter.
         for char, escape in _LINE_BREAKS:
             text = text.replace(char, escape)
     return text.encode("utf-8")
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only what canonical JSON encodes; no paths are built, so a
+    ledger entry of many postings is checked quickly."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or (type(item) not in _SCALARS and not _plain(item)):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:
+            if type(item) in _SCALARS:
+                continue
+            if type(item) is dict:  # e.g. a posting: its scalars checked here, without a call
+                for key, field in item.items():
+                    if type(key) is not str or (type(field) not in _SCALARS and not _plain(field)):
+                        return False
+            elif not _plain(item):
+                return False
+        return True
+    return isinstance(value, (str, int))  # str or int subclasses; never a float
 
 
 def _check(value: Any, path: str) -> None:

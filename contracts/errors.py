@@ -38,6 +38,10 @@ class SplitError(ContractError, ValueError):
     """A revenue split is impossible or does not match ``split(amount, shares_bp)``."""
 
 
+class DividendError(SplitError):
+    """A dividend does not pay its pool's amounts out exactly to the persons of its release."""
+
+
 class NotLeasable(ContractError):
     """The data may not be leased at all (core grade) or not without approval."""
 

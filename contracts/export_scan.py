@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from contracts.dividends import DIVIDEND, source_refs
 from contracts.errors import ContractError
 from contracts.escrow import LEASE_KINDS, Flows, escrow_flows
 from contracts.ledger import (
@@ -50,6 +51,8 @@ class ScanResult:
     # (entry, kind, lease id, escrow moves, credits) of each transaction, in log order,
     # for the escrow rules
     money: list[tuple[int, Any, Any, Flows, Flows]] = field(default_factory=list)
+    # (entry, its sources' ids and leaf hashes) of each dividend, for check_sources
+    dividends: list[tuple[int, list[tuple[str, bytes]]]] = field(default_factory=list)
     tree: MerkleTree | None = None  # grown by merge(), instead of keeping the hashes
     # From a worker: its subtrees (see subtree_levels) in place of the hashes, for the
     # leaves numbered from ``start``.
@@ -67,6 +70,7 @@ class ScanResult:
             self.hashes += hashes
         self.count += later.count
         self.money += later.money
+        self.dividends += later.dividends
         repeats = [
             (index, f"entry {index}: {_repeated(tx_id, self.tx_ids[tx_id])}")
             for tx_id, index in later.tx_ids.items()
@@ -246,6 +250,8 @@ def _entry_problem(leaf: bytes, seq: int, result: ScanResult) -> str | None:
     kind = entry.get("kind")
     lease = meta.get("lease_id") if kind in LEASE_KINDS and isinstance(meta, dict) else None
     result.money.append((seq, kind, lease, *escrow_flows(postings)))
+    if kind == DIVIDEND:
+        result.dividends.append((seq, source_refs(meta)))
     return None
 
 

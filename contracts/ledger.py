@@ -30,7 +30,7 @@ DEFAULT_CURRENCY = "CNY"
 ESCROW = "escrow"
 PLATFORM = "platform"
 PAYOUTS = "payouts"
-KINDS = ("payment", "split", "refund", "payout")
+KINDS = ("payment", "split", "refund", "payout", "dividend")
 TRANSACTION_TYPE = "transaction"
 
 PostingTuple = tuple[str, int, str]
@@ -213,6 +213,11 @@ def check_postings(
         check_split(tx_id, postings, meta)
     elif kind == "refund" and "shares_bp" in meta:
         check_clawback(tx_id, postings, meta)
+    elif kind == "dividend":
+        # Imported here: the dividends module builds its transactions with this one's types.
+        from contracts.dividends import check_dividend
+
+        check_dividend(tx_id, postings, meta)
 
 
 def check_split(tx_id: str, postings: list[PostingTuple], meta: Mapping[str, Any]) -> None:

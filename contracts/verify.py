@@ -3,8 +3,9 @@
 An auditor needs only the export (JSON lines from :meth:`Ledger.export_lines`)
 and the exchange's Ed25519 public key. Every leaf is hashed again, the Merkle
 root is rebuilt and compared with the signed tree head and with every checkpoint
-or trusted head, each transaction must balance and each split must equal
-``split(amount, shares_bp)``, and in log order the escrow rules of
+or trusted head, each transaction must balance, each split must equal
+``split(amount, shares_bp)`` and each dividend its pool's amounts split among the persons
+of its release (:mod:`contracts.dividends`), and in log order the escrow rules of
 :mod:`contracts.escrow` must hold: escrow never negative, every split backed by
 a payment of its lease, no refund beyond what its lease paid. The report names
 the first entry that fails.
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.dividends import check_sources
 from contracts.errors import VerificationError
 from contracts.escrow import EscrowBook
 from contracts.export_scan import ScanResult, scan_file, scan_lines
@@ -129,6 +131,7 @@ def _verify(
         findings.bad_entry(*scanned.failure)
     _check_escrow(scanned, findings)
     tree = scanned.merkle_tree()
+    _check_dividends(scanned, tree, findings)
     count = scanned.count
     _check_size_and_roots(tree, head, count, checkpoints, trusted_heads, key, findings)
     root = tree.root(min(head.size, count))
@@ -139,6 +142,14 @@ def _check_escrow(scanned: ScanResult, findings: _Findings) -> None:
     """The escrow rules in log order, up to the first entry that already failed."""
     stop = scanned.failure[0] if scanned.failure else None
     found = EscrowBook().check_in_order(scanned.money, stop)
+    if found:
+        index, problem = found
+        findings.bad_entry(index, f"entry {index}: {problem}")
+
+
+def _check_dividends(scanned: ScanResult, tree: MerkleTree, findings: _Findings) -> None:
+    """Each dividend's restated sources are earlier entries of the log, paid out once."""
+    found = check_sources(scanned.dividends, scanned.tx_ids, tree)
     if found:
         index, problem = found
         findings.bad_entry(index, f"entry {index}: {problem}")
