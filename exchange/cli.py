@@ -74,23 +74,35 @@ def accounts_create(
     role: str = typer.Option(..., help="provider, buyer, auditor or operator"),
     name: str = typer.Option(..., help="display name"),
     organisation: str = typer.Option("", help="organisation shown in transparency reports"),
+    authority_level: str | None = typer.Option(
+        None, help="community, district or municipal: the approval steps it may decide"
+    ),
+    duty: list[str] | None = typer.Option(
+        None, "--duty", help="compliance or data_officer (repeat for both)"
+    ),
 ) -> None:
     """Create an account and print its API key (shown once)."""
     from exchange.context import Exchange
     from exchange.errors import ExchangeError
     from exchange.services.accounts import create_account
+    from exchange.services.governance import check_standing
     from exchange.settings import Settings
 
     exchange = Exchange.open(Settings())
     try:
         with exchange.sessions() as session:
+            level, duties = check_standing(authority_level, duty)
             issued = create_account(session, name=name, role=role, organisation=organisation)
+            issued.account.authority_level = level
+            issued.account.duties = duties or None
             exchange.log.record(
                 session,
                 "account_created",
                 actor="cli",
                 account=issued.account.id,
                 role=issued.account.role,
+                **({"authority_level": level} if level else {}),
+                **({"duties": duties} if duties else {}),
             )
             session.commit()
     except ExchangeError as exc:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from exchange.client import models as m
 from exchange.client.errors import ClientError, DownloadMismatch, JobFailed, JobTimeout
+from exchange.client.governance import GovernanceCalls
 from exchange.client.transport import Progress, RetryPolicy, Sender, Source, multipart
 
 T = TypeVar("T", bound=BaseModel)
@@ -29,7 +30,7 @@ JOB_POLL = 0.5
 MEDIA_TYPES = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet"}
 
 
-class Client:
+class Client(GovernanceCalls):
     """A synchronous client of one exchange, acting as the account whose key it holds.
 
     ``Client("http://127.0.0.1:8000", key)``; use it as a context manager or call
@@ -94,10 +95,23 @@ class Client:
         return self._one(m.Account, "GET", "/v1/me")
 
     def create_account(
-        self, name: str, role: str, organisation: str = "", *, idempotency_key: str | None = None
+        self,
+        name: str,
+        role: str,
+        organisation: str = "",
+        *,
+        authority_level: str | None = None,
+        duties: Sequence[str] = (),
+        idempotency_key: str | None = None,
     ) -> m.AccountWithKey:
-        """Operator: a new account and its first API key (shown once)."""
-        body = {"name": name, "role": role, "organisation": organisation}
+        """Operator: a new account and its first API key (shown once). ``authority_level``
+        (community, district, municipal) and ``duties`` (compliance, data_officer) decide
+        which listing reviews and lease approval steps it may decide."""
+        body: dict[str, Any] = {"name": name, "role": role, "organisation": organisation}
+        if authority_level is not None:
+            body["authority_level"] = authority_level
+        if duties:
+            body["duties"] = list(duties)
         return self._one(
             m.AccountWithKey,
             "POST",
@@ -334,9 +348,7 @@ class Client:
             starts_at=starts_at,
             purpose_text=purpose_text,
         )
-        return self._one(
-            m.Lease, "POST", "/v1/leases", json=body, idempotency_key=idempotency_key
-        )
+        return self._one(m.Lease, "POST", "/v1/leases", json=body, idempotency_key=idempotency_key)
 
     def list_leases(self) -> list[m.Lease]:
         return self._many(m.Lease, "GET", "/v1/leases")
@@ -345,9 +357,9 @@ class Client:
         return self._one(m.Lease, "GET", f"/v1/leases/{lease_id}")
 
     def approve_lease(self, lease_id: str, reason: str = "") -> m.Lease:
-        return self._one(
-            m.Lease, "POST", f"/v1/leases/{lease_id}/approve", json={"reason": reason}
-        )
+        """Decide the lease's next approval step (``lease.awaiting``) as this account; the
+        last step of ``lease.approval_chain`` approves the lease."""
+        return self._one(m.Lease, "POST", f"/v1/leases/{lease_id}/approve", json={"reason": reason})
 
     def reject_lease(self, lease_id: str, reason: str = "") -> m.Lease:
         return self._one(m.Lease, "POST", f"/v1/leases/{lease_id}/reject", json={"reason": reason})

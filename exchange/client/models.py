@@ -158,6 +158,22 @@ class Quote(ApiModel):
     expires_at: datetime
 
 
+class ApprovalStep(ApiModel):
+    step: int  # 1 for the chain's first step
+    level: str  # data_officer, community, district or municipal
+    account_id: str
+    reason: str
+    time: str
+
+
+class LeaseNotice(ApiModel):
+    kind: str  # e.g. consent_withdrawn
+    withdrawals: int
+    since: str | None
+    latest: str | None
+    text: str
+
+
 class Lease(ApiModel):
     id: str
     offer_id: str
@@ -172,6 +188,8 @@ class Lease(ApiModel):
     status: str
     decision_reason: str
     approval_chain: list[str] = Field(default_factory=list)  # steps that approve it, in order
+    approvals: list[ApprovalStep] = Field(default_factory=list)  # the steps decided so far
+    awaiting: str | None = None  # the step that decides next while requested
     price_minor: int
     refund_minor: int
     quote: dict[str, Any]
@@ -184,6 +202,7 @@ class Lease(ApiModel):
     extract_sha256: str | None
     receipt_index: int | None
     created_at: datetime
+    notices: list[LeaseNotice] = Field(default_factory=list)  # what the lessee must act on
 
 
 class QueryAnswer(ApiModel):
@@ -302,10 +321,53 @@ class DatasetBudget(ApiModel):
     within_cap: bool
 
 
+class ListingObjection(ApiModel):
+    id: str
+    status: str  # open, upheld (the listing stopped) or rejected
+    filed_at: str
+    decision_reason: str
+
+
+class Listing(ApiModel):
+    offer_id: str
+    title: str
+    status: str  # pending_review, disclosed, listed, rejected or stopped
+    reviewed_at: str | None
+    disclosure_ends_at: str | None
+    objections: list[ListingObjection]
+
+
 class Transparency(ApiModel):
     dataset_id: str
     name: str
+    domain: str
+    grade: str
+    provider: str  # the provider's organisation
+    epsilon_cap: float
+    epsilon_spent: float
     leases: list[dict[str, Any]]
+    listings: list[Listing] = Field(default_factory=list)
+
+
+class ObjectionFiled(ApiModel):
+    id: str
+    offer_id: str
+    status: str
+
+
+class Objection(ApiModel):
+    """An objection as compliance sees it: with the objector's words and signature."""
+
+    id: str
+    offer_id: str
+    dataset_id: str
+    filed_by: str
+    text: str
+    status: str
+    decided_by: str | None
+    decision_reason: str
+    created_at: datetime
+    decided_at: datetime | None
 
 
 class TraceResult(ApiModel):

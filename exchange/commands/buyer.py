@@ -137,9 +137,27 @@ def _show_lease(lease: Lease) -> None:
             ("refund", fen(lease.refund_minor) if lease.refund_minor else None),
             ("downloads", f"{lease.downloads} of {lease.max_downloads}"),
             ("ε queries", f"{lease.epsilon_queries_spent:g} spent of {lease.epsilon_queries:g}"),
+            ("approval", approval_progress(lease)),
             ("reason", lease.decision_reason or None),
         ]
     )
+
+
+def approval_progress(lease: Lease) -> str | None:
+    """The chain as steps done, the one awaited, and those after: ``data_officer ✓ →
+    district (next) → municipal``; None for a lease approved at once."""
+    if not lease.approval_chain:
+        return None
+    done = len(lease.approvals)
+    marks = [
+        f"{step} ✓"
+        if i < done
+        else f"{step} (next)"
+        if step == lease.awaiting and i == done
+        else step
+        for i, step in enumerate(lease.approval_chain)
+    ]
+    return " → ".join(marks)
 
 
 def _lease_out(lease: Lease, as_json: bool) -> None:
@@ -183,7 +201,8 @@ def approve(
     reason: str = REASON,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Provider: approve a requested lease."""
+    """Decide the lease's next approval step as this account (provider or data officer);
+    the chain's last step approves it."""
     with client(ctx, as_json) as c:
         lease = c.approve_lease(lease_id, reason)
     _lease_out(lease, as_json)
@@ -196,7 +215,7 @@ def reject(
     reason: str = REASON,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Provider: reject a requested lease."""
+    """Reject a requested lease at its next approval step."""
     with client(ctx, as_json) as c:
         lease = c.reject_lease(lease_id, reason)
     _lease_out(lease, as_json)
@@ -297,7 +316,10 @@ def extract(
             ("file", got.path),
             ("bytes", f"{got.size:,}"),
             ("sha256", got.sha256),
-            ("receipt", f"log index {got.receipt_index}" if got.receipt_index is not None else None),
+            (
+                "receipt",
+                f"log index {got.receipt_index}" if got.receipt_index is not None else None,
+            ),
         ]
     )
 

@@ -47,12 +47,12 @@ def target(ctx: typer.Context) -> Target:
 
 
 @contextmanager
-def client(ctx: typer.Context, as_json: bool) -> Iterator[Client]:
+def client(ctx: typer.Context, as_json: bool, *, need_key: bool = True) -> Iterator[Client]:
     """A client for the command, and errors turned into a message and an exit status:
     1 for an error answer or a failed job (its body on stdout with --json), 2 when the
-    exchange cannot be reached or no key was given."""
+    exchange cannot be reached or no key was given (public calls need none)."""
     where = target(ctx)
-    if not where.key:
+    if need_key and not where.key:
         err.print("no API key: pass --key or set DATALEASE_KEY", highlight=False)
         raise typer.Exit(2)
     try:
@@ -129,7 +129,9 @@ def _bar() -> Progress:
 
 
 @contextmanager
-def transfer_bar(description: str, show: bool) -> Iterator[Callable[[int, int | None], None] | None]:
+def transfer_bar(
+    description: str, show: bool
+) -> Iterator[Callable[[int, int | None], None] | None]:
     """A progress callback drawing a byte bar on stderr, or None when not shown."""
     if not show:
         yield None

@@ -1,4 +1,5 @@
-"""Provider workflow: ``dataset upload|policy|preview|list|show``, ``offer publish|list``."""
+"""Provider workflow: ``dataset upload|policy|preview|list|show``, ``offer publish|list``
+(``offer review`` is in :mod:`exchange.commands.governance`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import typer
 
-from exchange.client.models import Dataset, Offer, Preview
+from exchange.client.models import CatalogEntry, Dataset, Offer, Preview
 from exchange.commands.common import (
     JSON_OPTION,
     client,
@@ -266,16 +267,21 @@ def publish(
     if as_json:
         print_json(offer)
         return
-    _show_offer(offer)
+    show_offer(offer)
 
 
-def _show_offer(offer: Offer) -> None:
+def show_offer(offer: Offer) -> None:
     fields(
         [
             ("id", offer.id),
             ("title", offer.title),
             ("dataset", offer.dataset_id),
             ("status", offer.status),
+            ("review", offer.review_status),
+            (
+                "disclosed until",
+                f"{offer.disclosure_ends_at:%Y-%m-%d %H:%M}" if offer.disclosure_ends_at else None,
+            ),
             ("k", offer.k),
             ("purposes", ", ".join(offer.terms.get("allowed_purposes", []))),
             ("price", f"{fen(offer.pricing.get('base_minor_per_1000_rows', 0))} per 1,000 rows"),
@@ -284,18 +290,7 @@ def _show_offer(offer: Offer) -> None:
     )
 
 
-@offer_app.command("list")
-def list_offers(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
-    """Active offers of your datasets (the catalog, for other roles)."""
-    with client(ctx, as_json) as c:
-        me = c.me()
-        entries = c.catalog()
-        if me.role == "provider":
-            mine = {d.id for d in c.list_datasets()}
-            entries = [e for e in entries if e.dataset_id in mine]
-    if as_json:
-        print_json(entries)
-        return
+def _show_catalog(entries: list[CatalogEntry]) -> None:
     rows(
         ["offer", "title", "dataset", "rows", "k", "indicative price", "ε left"],
         [
@@ -309,5 +304,44 @@ def list_offers(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
                 f"{e.epsilon_remaining:g}",
             ]
             for e in entries
+        ],
+    )
+
+
+@offer_app.command("list")
+def list_offers(
+    ctx: typer.Context,
+    review_status: str | None = typer.Option(
+        None, help="pending_review, disclosed, listed, rejected or stopped"
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Offers in every review state: your own as a provider, all for compliance and audit
+    (buyers see the catalog)."""
+    with client(ctx, as_json) as c:
+        if c.me().role == "buyer":
+            entries = c.catalog()
+            if as_json:
+                print_json(entries)
+            else:
+                _show_catalog(entries)
+            return
+        found = c.list_offers(review_status)
+    if as_json:
+        print_json(found)
+        return
+    rows(
+        ["offer", "title", "dataset", "k", "status", "review", "disclosed until"],
+        [
+            [
+                o.id,
+                o.title,
+                o.dataset_id,
+                o.k,
+                o.status,
+                o.review_status,
+                f"{o.disclosure_ends_at:%Y-%m-%d %H:%M}" if o.disclosure_ends_at else "",
+            ]
+            for o in found
         ],
     )

@@ -344,6 +344,21 @@ def file_objection(
     return objection
 
 
+def list_objections(
+    session: Session, account: Account, *, status: str | None, dataset_id: str | None
+) -> list[Objection]:
+    """Objections with their words and signer, oldest first, for those who decide or audit
+    them (the transparency page shows only their outcome)."""
+    if account.role not in ("auditor", "operator") and not has_duty(account, "compliance"):
+        raise Forbidden("objections are read by compliance accounts, auditors and operators")
+    query = select(Objection).order_by(Objection.created_at, Objection.id)
+    if status is not None:
+        query = query.where(Objection.status == status)
+    if dataset_id is not None:
+        query = query.where(Objection.dataset_id == dataset_id)
+    return list(session.scalars(query))
+
+
 def decide_objection(
     session: Session,
     exchange: Exchange,

@@ -121,6 +121,28 @@ def withdraw(session: Session, exchange: Exchange, provider: Account, offer_id: 
     return offer
 
 
+REVIEW_STATUSES = ("pending_review", "disclosed", "listed", "rejected", "stopped")
+
+
+def list_offers(
+    session: Session, account: Account, review_status: str | None = None
+) -> list[tuple[Offer, str]]:
+    """Offers with their listing status, oldest first: a provider's own; every offer for
+    auditors, operators and compliance accounts, who review and oversee listings."""
+    query = select(Offer).order_by(Offer.created_at, Offer.id)
+    if account.role not in ("auditor", "operator") and not governance.has_duty(
+        account, "compliance"
+    ):
+        if account.role != "provider":
+            raise Forbidden("buyers see offers in the catalog (GET /v1/catalog)")
+        query = query.where(Offer.provider_id == account.id)
+    found = list(session.scalars(query))
+    objected = governance.open_objection_offers(session, [o.id for o in found])
+    now = governance.now_utc()
+    shown = [(o, governance.listing_status(o, now, o.id in objected)) for o in found]
+    return [(o, status) for o, status in shown if review_status in (None, status)]
+
+
 def active_offers(
     session: Session,
     *,

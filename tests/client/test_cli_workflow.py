@@ -66,7 +66,8 @@ def test_provider_commands(running: Running, citizens_csv: Path):
     )
     assert offer["shares_bp"] == {"provider": 9000, "platform": 1000}
     mine = datalease(running, "provider", "offer", "list", "--json")
-    assert offer["id"] in {e["offer_id"] for e in mine}
+    assert offer["id"] in {o["id"] for o in mine}
+    assert {o["review_status"] for o in mine} == {"listed"}
     # text output for people: a table with the offer in it
     text = datalease(running, "provider", "offer", "list")
     assert offer["id"] in text.stdout

@@ -16,6 +16,10 @@ MIRRORED = [
     (models.BudgetRequest, schemas.BudgetRequestPublic),
     (models.Offer, schemas.OfferPublic),
     (models.Lease, schemas.LeasePublic),
+    (models.ApprovalStep, schemas.ApprovalStep),
+    (models.Transparency, schemas.Transparency),
+    (models.ObjectionFiled, schemas.ObjectionFiled),
+    (models.Objection, schemas.ObjectionPublic),
 ]
 
 

@@ -245,6 +245,29 @@ def file_objection(
     return ObjectionFiled(id=objection.id, offer_id=objection.offer_id, status=objection.status)
 
 
+@router.get(
+    "/objections",
+    tags=["governance"],
+    response_model=list[ObjectionPublic],
+    summary="Objections to listings, with their words, for compliance to decide",
+    responses=role_errors((403, "neither a compliance account nor an auditor or operator"), 422),
+)
+def list_objections(
+    session: ReadSessionDep,
+    account: CurrentAccount,
+    status: str | None = Query(
+        None, pattern="^(open|upheld|rejected)$", description="e.g. open: still to decide"
+    ),
+    dataset_id: str | None = Query(None, max_length=40),
+) -> list[ObjectionPublic]:
+    """**Who:** accounts with the `compliance` duty, auditors and operators. Every
+    objection filed on a transparency page, oldest first, with the objector's words and
+    signature (the public page shows only outcomes); `status=open` lists what awaits a
+    decision."""
+    found = governance.list_objections(session, account, status=status, dataset_id=dataset_id)
+    return [ObjectionPublic.model_validate(o, from_attributes=True) for o in found]
+
+
 @router.post(
     "/objections/{objection_id}/decision",
     tags=["governance"],

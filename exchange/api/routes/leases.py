@@ -19,6 +19,7 @@ from exchange.api.deps import (
 from exchange.api.openapi import account_errors, role_errors
 from exchange.api.routes.jobs import accepted
 from exchange.api.schemas import (
+    ApprovalStep,
     Decision,
     JobPublic,
     LeaseCreate,
@@ -34,7 +35,7 @@ from exchange.api.schemas.queries import QueryCreate
 from exchange.api.schemas.subjects import LeaseNotice
 from exchange.context import Exchange
 from exchange.db.models import Account, Lease
-from exchange.services import consent, extracts, leases, queries
+from exchange.services import consent, extracts, governance, leases, queries
 
 router = APIRouter(prefix="/v1", tags=["leases"])
 RevokerAccount = Annotated[Account, Depends(require("provider", "operator"))]
@@ -58,6 +59,11 @@ def _public(lease: Lease, session: Session | None = None) -> LeasePublic:
     public = LeasePublic.of(lease, leases.effective_status(lease, leases.now_utc()))
     if session is not None:
         public.notices = [LeaseNotice(**n) for n in consent.lease_notices(session, lease)]
+        if lease.approval_chain:
+            steps = governance.approvals_view(session, lease)
+            public.approvals = [ApprovalStep(**step) for step in steps]
+            if public.status == "requested" and len(steps) < len(lease.approval_chain):
+                public.awaiting = lease.approval_chain[len(steps)]
     return public
 
 
@@ -115,7 +121,7 @@ def request_lease(
     dataset's budget. Logged."""
     lease = leases.request_lease(session, exchange, buyer, _request(body))
     session.commit()
-    return _public(lease)
+    return _public(lease, session)
 
 
 @router.get(
@@ -153,7 +159,7 @@ def _decide(
         session, exchange, account, lease_id, approve=approve, reason=body.reason if body else ""
     )
     session.commit()
-    return _public(lease)
+    return _public(lease, session)
 
 
 @router.post(

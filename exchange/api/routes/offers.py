@@ -66,6 +66,31 @@ def create_offer(
 
 
 @router.get(
+    "/offers",
+    response_model=list[OfferPublic],
+    summary="Offers in every review state: a provider's own, all for compliance and audit",
+    responses=role_errors((403, "a buyer (buyers use the catalog)"), 422),
+)
+def list_offers(
+    session: ReadSessionDep,
+    account: CurrentAccount,
+    review_status: str | None = Query(
+        None,
+        pattern="^(" + "|".join(offers.REVIEW_STATUSES) + ")$",
+        description="only offers in this listing state, e.g. pending_review",
+    ),
+) -> list[OfferPublic]:
+    """**Who:** providers (their own offers), auditors, operators and accounts with the
+    `compliance` duty (every offer). Unlike the catalog, offers awaiting review, in
+    disclosure, rejected, stopped or withdrawn are shown, each with its `review_status`
+    as of now: what a compliance account reviews and a provider follows."""
+    return [
+        OfferPublic.of(offer, status)
+        for offer, status in offers.list_offers(session, account, review_status)
+    ]
+
+
+@router.get(
     "/offers/{offer_id}",
     response_model=OfferPublic,
     summary="One offer, active or withdrawn",

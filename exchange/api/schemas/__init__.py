@@ -25,6 +25,7 @@ from exchange.api.schemas.catalog import CatalogEntry, CatalogEntryDetail, Quote
 from exchange.api.schemas.datasets import DatasetPublic, PreviewPublic
 from exchange.api.schemas.jobs import JobPublic
 from exchange.api.schemas.market import (
+    ApprovalStep,
     Decision,
     LeaseCreate,
     LeasePublic,
@@ -39,6 +40,7 @@ __all__ = [
     "AccountCreate",
     "AccountCreated",
     "AccountPublic",
+    "ApprovalStep",
     "AuditEvent",
     "AuditHead",
     "BudgetRequestCreate",

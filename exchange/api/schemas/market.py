@@ -94,6 +94,14 @@ _LEASE: dict[str, Any] = {
     "created_at": TIME,
 }
 
+_APPROVAL_STEP: dict[str, Any] = {
+    "step": 1,
+    "level": "data_officer",
+    "account_id": PROVIDER_ID,
+    "reason": "the stated purpose fits the offer",
+    "time": TIME,
+}
+
 BasisPoints = Annotated[int, Field(ge=0, le=MAX_BASIS_POINTS)]
 PartyName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
@@ -225,6 +233,18 @@ class QuoteCreate(LeaseCreate):
     """The same fields as a lease request: what the lease would cost, nothing stored."""
 
 
+class ApprovalStep(BaseModel):
+    """One decided step of a lease's approval chain: who approved it, at which level, why."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_APPROVAL_STEP]})
+
+    step: int = Field(description="1 for the chain's first step")
+    level: str = Field(description="data_officer, community, district or municipal")
+    account_id: str
+    reason: str
+    time: str
+
+
 class LeasePublic(BaseModel):
     """A lease: its terms, price, status and what it has used of its budget and downloads."""
 
@@ -245,6 +265,13 @@ class LeasePublic(BaseModel):
     approval_chain: list[str] = Field(
         default_factory=list,
         description="the steps that approve this lease, in order (empty: approved at once)",
+    )
+    approvals: list[ApprovalStep] = Field(
+        default_factory=list, description="the steps of approval_chain decided so far"
+    )
+    awaiting: str | None = Field(
+        default=None,
+        description="while the lease is requested, the step of approval_chain that decides next",
     )
     price_minor: int
     refund_minor: int
