@@ -125,6 +125,7 @@ def _column(name: str, spec: Any) -> ColumnPolicy:
     if link is not None and (not isinstance(link, str) or not link or not rule_class.keyed):
         raise PolicyError(name, "'link' must be a group name, and only keyed rules take one")
     rule = rule_class(name, spec, link=link)
+    rule.shows_values = classification not in PROTECTED
     # A sensitive column may go out as it is when l-diversity protects it (checked with the
     # policy, which knows the l-diversity column); an identifier never.
     if classification == "identifier" and rule.releases_raw:

@@ -1,6 +1,6 @@
 """The ``datalease`` command line: serve, accounts, verify-ledger, trace, cluster-check,
-generate, demo on the server host, and the workflow commands (exchange.commands) against a
-running exchange."""
+hierarchy import, generate, demo on the server host, and the workflow commands
+(exchange.commands) against a running exchange."""
 
 from __future__ import annotations
 
@@ -208,6 +208,28 @@ def trace(
 
 
 app.command("cluster-check")(cluster_check)
+
+hierarchy_app = typer.Typer(help="Generalization hierarchies for policies.", no_args_is_help=True)
+app.add_typer(hierarchy_app, name="hierarchy")
+
+
+@hierarchy_app.command("import")
+def hierarchy_import(
+    source: Path = typer.Argument(..., exists=True, dir_okay=False, help="ARX hierarchy CSV"),
+    column: str = typer.Option(..., "--column", help="the column the hierarchy is for"),
+    delimiter: str = typer.Option(";", help="ARX writes ';'"),
+    encoding: str = typer.Option("utf-8", help="the file's encoding, e.g. gbk"),
+) -> None:
+    """Print a policy's column entry (JSON) generalizing COLUMN along an ARX hierarchy."""
+    from desensitize.errors import PolicyError
+    from desensitize.hierarchy_csv import read_arx_hierarchy
+
+    try:
+        entry = read_arx_hierarchy(source, column=column, delimiter=delimiter, encoding=encoding)
+    except (PolicyError, UnicodeDecodeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps({column: entry}, indent=2, ensure_ascii=False))
 
 
 @app.command()

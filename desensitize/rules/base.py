@@ -184,6 +184,9 @@ class Rule(ABC):
     keyed: ClassVar[bool] = False  # derives a key from the keyring (reported by key id)
     # Reads values as text: a CSV reader must not infer numbers (leading zeros, a final 'X').
     text_input: ClassVar[bool] = False
+    # Whether an error may quote the column's values: the policy clears it for identifier
+    # and sensitive columns, whose raw values never appear in a message.
+    shows_values: bool = True
 
     def __init__(self, column: str, params: Mapping[str, Any], *, link: str | None = None):
         self.column = column

@@ -93,7 +93,7 @@ class Generalize(Rule):
         names = params.raw("names") or [f"hierarchy {i}" for i in range(len(maps) + 1)]
         if len(names) != len(maps) + 1 or not all(isinstance(n, str) for n in names):
             raise params.fail(f"parameter 'names' must list {len(maps) + 1} level names")
-        return Hierarchy(maps, self.level, names)
+        return Hierarchy(maps, self.level, names, self.column, lambda: self.shows_values)
 
     @property
     def kinds(self) -> frozenset[str]:

@@ -6,7 +6,7 @@ k-anonymity search levels over counts of base values instead of the rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -220,12 +220,28 @@ def _cell(value: np.ndarray, low: float, span: float, bits: int) -> np.ndarray:
 
 
 class Hierarchy(Ladder):
-    """User-supplied categories, e.g. street -> district -> city; unknown values become '*'."""
+    """User-supplied categories, e.g. street -> district -> city, then '*'.
 
-    def __init__(self, maps: Sequence[Mapping[str, str]], level: int, names: Sequence[str]) -> None:
+    Every value must have a parent at every level (a value already '*' stays '*'): one
+    left out would otherwise become '*' without a word, so it is a DataError naming the
+    column, the level and the values missing (their number only when the column's values
+    must not be shown)."""
+
+    MISSING_SHOWN = 10  # values named in the error, at most
+
+    def __init__(
+        self,
+        maps: Sequence[Mapping[str, str]],
+        level: int,
+        names: Sequence[str],
+        column: str = "",
+        show_values: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.maps = [(pa.array(list(m), pa.string()), pa.array(list(m.values()))) for m in maps]
         self.level = level
         self.labels = (*names[level:], STAR)
+        self.names = list(names)
+        self.column, self.show_values = column, show_values
 
     def base(self, values: pa.Array, ctx: Context) -> pa.Array:
         return self._climb(as_text(values), 0, self.level)
@@ -236,7 +252,22 @@ class Hierarchy(Ladder):
         return self._climb(base, self.level, self.level + level)
 
     def _climb(self, text: pa.Array, start: int, stop: int) -> pa.Array:
-        for keys, parents in self.maps[start:stop]:
-            parent = parents.take(pc.index_in(text, value_set=keys))
+        for step, (keys, parents) in enumerate(self.maps[start:stop], start=start + 1):
+            index = pc.index_in(text, value_set=keys)
+            missing = pc.and_(pc.is_null(index), pc.not_equal(text, STAR))
+            if pc.any(missing).as_py():
+                self._missing(pc.unique(pc.filter(text, missing)), step)
+            parent = parents.take(index)
             text = pc.if_else(pc.is_valid(text), pc.coalesce(parent, STAR), text)
         return text
+
+    def _missing(self, values: pa.Array, step: int) -> None:
+        what = f"{len(values)} value(s)"
+        if self.show_values():
+            shown = sorted(values.to_pylist())[: self.MISSING_SHOWN]
+            more = ", ..." if len(values) > len(shown) else ""
+            what += f" ({', '.join(map(repr, shown))}{more})"
+        raise DataError(
+            f"column {self.column!r}: {what} missing from mapping {step} of the hierarchy "
+            f"({self.names[step - 1]!r} to {self.names[step]!r}); add them to it"
+        )

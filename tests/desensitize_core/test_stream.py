@@ -21,6 +21,7 @@ from desensitize import (
 )
 from desensitize import stream as stream_module
 from desensitize.engine import Desensitizer
+from examples.city_vocab import SHENZHEN_DISTRICTS
 from examples.generate_city_data import generate_citizens
 
 ROWS = 140_000  # many noise blocks and batches, and more than the utility sample
@@ -50,7 +51,7 @@ def full_policy() -> dict:
             "district": {
                 "class": "quasi_identifier",
                 "rule": "generalize",
-                "hierarchy": [{"南山区": "深圳市"}],
+                "hierarchy": [dict.fromkeys(SHENZHEN_DISTRICTS, "深圳市")],
             },
             "address": {"class": "identifier", "rule": "fake", "kind": "address"},
             "household_size": {
