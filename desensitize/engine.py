@@ -11,8 +11,10 @@ both, so the two give identical output.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,6 +47,7 @@ __all__ = ["Counted", "Desensitized", "Desensitizer", "Report", "Tally", "apply"
 L_VALUE = "__l_value__"  # the l-diversity attribute, carried beside the quasi-identifiers
 UNIT = "__unit__"  # the privacy unit (the person), carried the same way
 UTILITY_ROWS = 10_000
+BACKGROUND_NICE = 10  # nice 10: about a tenth of a nice-0 thread's share of a busy core
 CHUNK_ROWS = 10 * ROW_BLOCK  # rows `apply` transforms at a time
 
 
@@ -165,6 +168,15 @@ class _Started:
     work: dict[str, Future]
 
 
+def _lower_priority() -> None:
+    """Lower the calling thread's scheduling priority (Linux threads have their own); where
+    that cannot be done, the thread runs as it is."""
+    with contextlib.suppress(AttributeError, OSError):
+        thread = threading.get_native_id()
+        nice = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, nice + BACKGROUND_NICE))
+
+
 def _kept_result(future: Future, keep: np.ndarray) -> pa.Array:
     """The kept rows of a column started before they were known."""
     return _kept(future.result(), keep)
@@ -245,6 +257,11 @@ class Desensitizer:
         self._counting: Future | None = None
         self._checker = ThreadPoolExecutor(max_workers=1)  # the output's own class counts
         self._survey_pool = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
+        # Columns started before the level search (see `prefetch`) fill the cores the
+        # search leaves idle; at a lower priority, they do not slow the search itself.
+        self._background = ThreadPoolExecutor(
+            max_workers=min(2, os.cpu_count() or 1), initializer=_lower_priority
+        )
         self._checking: Future | None = None
         self._early: dict[tuple[int, str], Future] = {}
         self.plan: KPlan | None = None
@@ -257,6 +274,7 @@ class Desensitizer:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._checker.shutdown(wait=True, cancel_futures=True)
         self._survey_pool.shutdown(wait=True, cancel_futures=True)
+        self._background.shutdown(wait=True, cancel_futures=True)
 
     @property
     def survey_columns(self) -> list[str]:
@@ -412,7 +430,7 @@ class Desensitizer:
         ctx = Context(self.keys, row_offset=offset)
         every = np.ones(table.num_rows, dtype=bool)
         for name in sorted(self._independent, key=lambda n: not self._rule(n).keyed):
-            future = self._pool.submit(self._column_output, name, table, ctx, every)
+            future = self._background.submit(self._column_output, name, table, ctx, every)
             self._early[(offset, name)] = future
 
     def transform(self, table: pa.Table, offset: int) -> tuple[pa.Table, np.ndarray]:
