@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from exchange.console import routes
+from exchange.console import governance_routes, routes
 from exchange.console.bridge import ApiError
 from exchange.console.session import COOKIE, clear_cookie
 
@@ -58,6 +58,7 @@ class ConsoleHeaders:
 
 def install_console(app: FastAPI) -> None:
     app.include_router(routes.router)
+    app.include_router(governance_routes.router)
     app.mount(
         "/console/static",
         StaticFiles(directory=Path(__file__).parent / "static"),

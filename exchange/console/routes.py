@@ -300,22 +300,9 @@ async def publish(dataset_id: str, request: Request, ctx: Ctx = Depends(checked)
 async def offers(published: str = "", ctx: Ctx = Depends(signed_in)) -> Response:
     mine = {d["id"] for d in await ctx.api.get("/v1/datasets")}
     listed = [o for o in await ctx.api.get("/v1/catalog") if o["dataset_id"] in mine]
-    return ctx.render("offers.html", offers=listed, published=published)
-
-
-@router.get("/approvals", response_class=HTMLResponse)
-async def approvals(ctx: Ctx = Depends(signed_in)) -> Response:
-    leases = await ctx.api.get("/v1/leases")
-    pending = [lease for lease in leases if lease["status"] == "requested"]
-    return ctx.render("approvals.html", leases=leases, pending=pending)
-
-
-@router.post("/leases/{lease_id}/decision")
-async def decide(lease_id: str, request: Request, ctx: Ctx = Depends(checked)) -> Response:
-    values = await form(request)
-    action = "approve" if values.get("action") == "approve" else "reject"
-    await ctx.api.post(f"/v1/leases/{lease_id}/{action}", {"reason": values.get("reason", "")})
-    return see_other("/console/approvals")
+    # Offers not (or no longer) listed: awaiting review, in disclosure, refused, stopped.
+    unlisted = [o for o in await ctx.api.get("/v1/offers") if o["review_status"] != "listed"]
+    return ctx.render("offers.html", offers=listed, unlisted=unlisted, published=published)
 
 
 @router.get("/revenue", response_class=HTMLResponse)

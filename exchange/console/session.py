@@ -16,6 +16,7 @@ import json
 import secrets
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -39,6 +40,9 @@ class ConsoleSession:
     role: str
     organisation: str
     expires: float
+    # Duties open pages beyond the role's (listing reviews, approval steps); a session
+    # sealed before they were kept has none.
+    duties: tuple[str, ...] = ()
 
 
 class SessionSealer:
@@ -57,13 +61,15 @@ class SessionSealer:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             plain = self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], _AAD)
-            session = ConsoleSession(**json.loads(plain))
+            fields = json.loads(plain)
+            fields["duties"] = tuple(fields.get("duties", ()))
+            session = ConsoleSession(**fields)
         except (ValueError, TypeError, InvalidTag):
             return None
         return session if session.expires > time.time() else None
 
 
-def new_session(key: str, me: dict[str, str]) -> ConsoleSession:
+def new_session(key: str, me: dict[str, Any]) -> ConsoleSession:
     return ConsoleSession(
         key=key,
         csrf=secrets.token_urlsafe(32),
@@ -72,6 +78,7 @@ def new_session(key: str, me: dict[str, str]) -> ConsoleSession:
         role=str(me.get("role", "")),
         organisation=str(me.get("organisation", "") or ""),
         expires=time.time() + MAX_AGE,
+        duties=tuple(str(d) for d in (me.get("duties") or ())),
     )
 
 
