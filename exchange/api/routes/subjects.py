@@ -20,6 +20,8 @@ from exchange.api.openapi import role_errors
 from exchange.api.routes.accounts import SECRET_NOTE
 from exchange.api.schemas import AccountCreated, AccountPublic
 from exchange.api.schemas.subjects import (
+    DividendPaid,
+    DividendStatement,
     OwnRecords,
     SubjectColumn,
     SubjectColumnPublic,
@@ -31,7 +33,7 @@ from exchange.api.schemas.subjects import (
     WithdrawalPublic,
 )
 from exchange.db.models import Account
-from exchange.services import consent, subject_portal, subjects
+from exchange.services import consent, dividends, subject_portal, subjects
 from exchange.services.datasets import get_owned
 
 router = APIRouter(prefix="/v1", tags=["subjects"])
@@ -201,3 +203,35 @@ def withdraw(
         )
         for w in done
     ]
+
+
+@router.post(
+    "/dividends",
+    status_code=201,
+    response_model=list[DividendPaid],
+    summary="Pay the subject-pool shares of ended leases to the persons of their releases",
+    responses=role_errors(),
+)
+def pay_dividends(
+    session: SessionDep, operator: OperatorAccount, exchange: ExchangeDep
+) -> list[DividendPaid]:
+    """**Who:** operators. Every paid lease that has ended (expired, or revoked and
+    refunded) and is not paid out yet: its subject-pool share is split exactly among the
+    persons of its release, one dividend transaction per release, which the offline
+    verifier recomputes. An empty list when nothing is due."""
+    paid = dividends.run(session, exchange, operator)
+    session.commit()
+    return [DividendPaid(**p) for p in paid]
+
+
+@router.get(
+    "/subjects/me/dividends",
+    response_model=DividendStatement,
+    summary="My dividend statement (and my wards'), from the ledger",
+    responses=role_errors(),
+)
+def dividend_statement(session: ReadSessionDep, account: SubjectAccount) -> DividendStatement:
+    """**Who:** data subjects and guardians. Each dividend paid to the person's ledger account
+    (named by their pseudonym): the release, how many leases and persons shared it, and
+    their part in fen."""
+    return DividendStatement(**dividends.statement(session, account))

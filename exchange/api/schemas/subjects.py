@@ -220,6 +220,71 @@ class OwnRecords(BaseModel):
     rows: list[dict[str, Any]]
 
 
+class DividendPaid(BaseModel):
+    """One release's dividend: the pool shares of its ended leases, paid to its persons."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "dataset_id": DATASET_ID,
+                    "release_id": RELEASE_ID,
+                    "ledger_index": 42,
+                    "leases": 3,
+                    "persons": 1250,
+                    "amount_minor": 37_503,
+                }
+            ]
+        }
+    )
+
+    dataset_id: str
+    release_id: str
+    ledger_index: int
+    leases: int
+    persons: int
+    amount_minor: int
+
+
+class DividendStatement(BaseModel):
+    """What each of the account's persons received, dividend by dividend, in fen."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account_id": SUBJECT_ID,
+                    "persons": [
+                        {
+                            "relation": "self",
+                            "ward_id": None,
+                            "label": "",
+                            "ledger_account": "subject:9f2c4e1a7b3d5f60a8c2e4b6d8f0a1c3",
+                            "currency": "CNY",
+                            "total_minor": 31,
+                            "dividends": [
+                                {
+                                    "ledger_index": 42,
+                                    "time": TIME,
+                                    "release_id": RELEASE_ID,
+                                    "dataset_id": DATASET_ID,
+                                    "leases": 3,
+                                    "pool_minor": 37_503,
+                                    "persons": 1250,
+                                    "amount_minor": 31,
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    account_id: str
+    persons: list[dict[str, Any]]
+
+
 class LeaseNotice(BaseModel):
     """Something the lessee must act on, e.g. consent withdrawn by persons in its release."""
 
@@ -245,6 +310,8 @@ class LeaseNotice(BaseModel):
 
 
 __all__ = [
+    "DividendPaid",
+    "DividendStatement",
     "LeaseNotice",
     "OwnRecords",
     "SubjectColumn",
