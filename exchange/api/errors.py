@@ -83,6 +83,9 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+_UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's 400 for a body not JSON
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ExchangeError)
     async def _exchange(_: Request, exc: ExchangeError) -> JSONResponse:
@@ -117,6 +120,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _UNPARSED_BODY:
+            # A body that is not JSON fails validation like any other bad body: one status
+            # for "the request is wrong", as the API reference documents.
+            return error_body(422, "invalid", "body: the request body is not valid JSON")
         return error_body(exc.status_code, "http", str(exc.detail), headers=exc.headers)
 
     # Saturation is not a fault: no database slot or pooled connection came free in time,

@@ -34,6 +34,7 @@ from typing import Any
 import anyio
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exchange.db.models import IdempotencyRecord
@@ -118,6 +119,11 @@ def fingerprint(scope: Scope, owner: str, body_sha256: str) -> str:
     return hashlib.sha256(line.encode()).hexdigest()
 
 
+def _routed(scope: Scope) -> bool:
+    """True if one of the app's routes takes this method on this path."""
+    return any(route.matches(scope)[0] is Match.FULL for route in scope["app"].router.routes)
+
+
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -129,7 +135,8 @@ class IdempotencyMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         key = headers.get("idempotency-key")
         auth = headers.get("authorization", "")
-        if not key:
+        if not key or not _routed(scope):
+            # A path or method the API does not have gets its 404 or 405, key or not.
             await self.app(scope, receive, send)
             return
         if len(key) > MAX_KEY_LENGTH or not key.isprintable():

@@ -135,3 +135,29 @@ def test_a_refused_secret_request_is_replayed_as_it_was(world):
     again = world.call("buyer", "POST", "/v1/accounts", json=body, headers=key)
     assert first.status_code == again.status_code == 403
     assert again.headers["idempotent-replay"] == "true"
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_a_method_the_route_lacks_is_a_405_key_or_not(world, method):
+    """A key must not turn an unsupported method into a stored 422 for a later request."""
+    key = {"Idempotency-Key": f"wrong-method-{method}"}
+    answer = world.call("buyer", method, "/v1/leases", json={"offer_id": "x"}, headers=key)
+    assert answer.status_code == 405, answer.text
+    assert world.call("buyer", method, "/v1/nowhere", headers=key).status_code == 404
+    with world.exchange.sessions() as session:
+        assert not session.scalar(select(func.count()).select_from(IdempotencyRecord))
+
+
+def test_a_body_that_is_not_json_is_a_422_like_any_invalid_body(world):
+    answer = world.call(
+        "buyer",
+        "POST",
+        "/v1/leases",
+        content=b"\x15\xff{",
+        headers={"Content-Type": "application/json", "Idempotency-Key": "not-json"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == {
+        "code": "invalid",
+        "message": "body: the request body is not valid JSON",
+    }
