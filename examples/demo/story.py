@@ -9,6 +9,7 @@ import pandas as pd
 
 from contracts import verify_export
 from examples.demo.release import SHOWN, catalog_sample, release_gate, trace_leak, two_leases
+from examples.demo.school_bus import school_bus
 from examples.demo.show import console, fen, say, show_frame
 from examples.generate_city_data import generate
 from examples.serve_process import ServeProcess
@@ -43,6 +44,8 @@ def walk(server: ServeProcess, rows: int) -> int:
         _, second_extract, second = two_leases(buyer, dataset, offer, lease, extract)
         trace_leak(auditor, dataset, second_extract, second)
         _important_grade(provider, buyer, rows)
+        with Client(server.url, operator_key) as operator:
+            school_bus(server.url, operator, rows)
         return _auditor_checks(auditor, dataset)
 
 

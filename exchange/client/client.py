@@ -17,6 +17,7 @@ from pydantic import BaseModel, TypeAdapter
 from exchange.client import models as m
 from exchange.client.errors import ClientError, DownloadMismatch, JobFailed, JobTimeout
 from exchange.client.governance import GovernanceCalls
+from exchange.client.subjects import SubjectCalls
 from exchange.client.transport import Progress, RetryPolicy, Sender, Source, multipart
 
 T = TypeVar("T", bound=BaseModel)
@@ -30,7 +31,7 @@ JOB_POLL = 0.5
 MEDIA_TYPES = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet"}
 
 
-class Client(GovernanceCalls):
+class Client(GovernanceCalls, SubjectCalls):
     """A synchronous client of one exchange, acting as the account whose key it holds.
 
     ``Client("http://127.0.0.1:8000", key)``; use it as a context manager or call

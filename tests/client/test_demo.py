@@ -28,6 +28,8 @@ def test_the_demo_walks_every_step(tmp_path: Path):
     assert "the right one" in done.stdout
     assert "download after revocation → HTTP 403" in done.stdout
     assert "offline verification of" in done.stdout and ": OK" in done.stdout
+    assert "the guardian's view: their child's own" in done.stdout
+    assert "have withdrawn their consent" in done.stdout  # the operating company's notice
 
 
 def test_the_service_does_not_import_the_demo_or_the_server_helper():
