@@ -6,7 +6,9 @@ import pytest
 from pydantic import BaseModel
 
 from exchange.api import schemas
+from exchange.api.schemas import subjects as subject_schemas
 from exchange.client import models
+from exchange.client import subjects as subject_models
 
 MIRRORED = [
     (models.Account, schemas.AccountPublic),
@@ -20,6 +22,13 @@ MIRRORED = [
     (models.Transparency, schemas.Transparency),
     (models.ObjectionFiled, schemas.ObjectionFiled),
     (models.Objection, schemas.ObjectionPublic),
+    (subject_models.Ward, subject_schemas.WardPublic),
+    (subject_models.SubjectColumn, subject_schemas.SubjectColumnPublic),
+    (subject_models.SubjectOverview, subject_schemas.SubjectOverview),
+    (subject_models.OwnRecords, subject_schemas.OwnRecords),
+    (subject_models.Withdrawal, subject_schemas.WithdrawalPublic),
+    (subject_models.DividendPaid, subject_schemas.DividendPaid),
+    (subject_models.DividendStatement, subject_schemas.DividendStatement),
 ]
 
 
