@@ -26,7 +26,17 @@ import numpy as np
 
 from contracts.dividends import DIVIDEND, source_refs
 from contracts.errors import ContractError
-from contracts.escrow import LEASE_KINDS, Flows, escrow_flows
+from contracts.escrow import (
+    KIND_CODES,
+    LEASE_KINDS,
+    OTHER,
+    PAYMENT,
+    REFUND,
+    SPLIT,
+    FlowColumns,
+    Money,
+    escrow_flows,
+)
 from contracts.ledger import (
     ESCROW,
     TRANSACTION_TYPE,
@@ -48,9 +58,10 @@ class ScanResult:
     count: int = 0
     failure: tuple[int, str] | None = None
     tx_ids: dict[str, int] = field(default_factory=dict)  # transaction id -> first entry
-    # (entry, kind, lease id, escrow moves, credits) of each transaction, in log order,
-    # for the escrow rules
-    money: list[tuple[int, Any, Any, Flows, Flows]] = field(default_factory=list)
+    # What the escrow rules need of each transaction: those checked one by one as
+    # (entry, kind, lease id, escrow moves, credits), those checked in bulk as columns.
+    money: list[Money] = field(default_factory=list)
+    flows: list[FlowColumns] = field(default_factory=list)
     # (entry, its sources' ids and leaf hashes) of each dividend, for check_sources
     dividends: list[tuple[int, list[tuple[str, bytes]]]] = field(default_factory=list)
     tree: MerkleTree | None = None  # grown by merge(), instead of keeping the hashes
@@ -58,6 +69,7 @@ class ScanResult:
     # leaves numbered from ``start``.
     levels: list[bytes] | None = None
     start: int = 0
+    lines: int = 0  # of a worker's range, blank ones included
 
     def merge(self, later: ScanResult) -> None:
         """Append the result of the chunk that follows this one."""
@@ -71,16 +83,17 @@ class ScanResult:
         self.count += later.count
         self.money += later.money
         self.dividends += later.dividends
+        self.flows += later.flows
+        again = later.tx_ids.keys() & self.tx_ids.keys()
         repeats = [
             (index, f"entry {index}: {_repeated(tx_id, self.tx_ids[tx_id])}")
-            for tx_id, index in later.tx_ids.items()
-            if tx_id in self.tx_ids
+            for tx_id, index in ((tx_id, later.tx_ids[tx_id]) for tx_id in again)
         ]
         if later.failure:
             repeats.append(later.failure)
         self.failure = self.failure or min(repeats, default=None)
-        for tx_id, index in later.tx_ids.items():
-            self.tx_ids.setdefault(tx_id, index)
+        # An id seen before keeps its first entry.
+        self.tx_ids.update({k: v for k, v in later.tx_ids.items() if k not in again})
         for currency, accounts in later.balances.items():
             mine = self.balances.setdefault(currency, {})
             for account, amount in accounts.items():
@@ -263,7 +276,7 @@ def scan_file(path: str | os.PathLike[str], offset: int, workers: int) -> ScanRe
         return _scan_blocks(path, offset)
     ranges = _line_ranges(path, offset, pieces=workers * 4)
     if len(ranges) <= 1:
-        return _merged(_scan_range(path, *piece) for piece in ranges)
+        return _merged(path, ranges, [_scan_range(path, *piece) for piece in ranges])
     # fork is cheap and needs no import guard, but is unsafe in a threaded process.
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
@@ -274,7 +287,7 @@ def scan_file(path: str | os.PathLike[str], offset: int, workers: int) -> ScanRe
             futures = [pool.submit(_scan_range, path, *piece) for piece in ranges]
         finally:
             gc.unfreeze()
-        return _merged(future.result() for future in futures)
+        return _merged(path, ranges, (future.result() for future in futures))
 
 
 _BLOCK = 32 << 20  # bytes read at a time: memory stays bounded for any export size
@@ -299,34 +312,44 @@ def _scan_blocks(path: str | os.PathLike[str], offset: int) -> ScanResult:
     return total
 
 
-def _merged(results: Iterable[ScanResult]) -> ScanResult:
-    """Merge results in order, growing the tree as each arrives (while others still run)."""
+def _merged(
+    path: str | os.PathLike[str],
+    ranges: list[tuple[int, int, int]],
+    results: Iterable[ScanResult],
+) -> ScanResult:
+    """Merge the results of ``ranges`` in order, growing the tree as each arrives (while
+    others still run). A range numbered by the seq its first line claims is scanned again
+    from the true number when the ranges before it hold another count of lines."""
     total = ScanResult(tree=MerkleTree())
-    for result in results:
-        total.merge(result)
+    lines = 0
+    for (begin, end, first), result in zip(ranges, results, strict=True):
+        scanned = result if first == lines else _scan_range(path, begin, end, lines)
+        total.merge(scanned)
+        lines += scanned.lines
     return total
+
+
+_CLAIMED_SEQ = re.compile(rb'\{"seq":(0|[1-9][0-9]{0,17}),')
 
 
 def _line_ranges(
     path: str | os.PathLike[str], offset: int, pieces: int
 ) -> list[tuple[int, int, int]]:
-    """(begin, end, first line number) of byte ranges that start and end on line breaks."""
+    """(begin, end, first line number) of byte ranges that start and end on line breaks.
+    A range is numbered by the seq its first line claims, so that the ranges need not be
+    read here to count their lines (:func:`_merged` checks the claims)."""
     size = os.path.getsize(path)
     with open(path, "rb") as file:
-        bounds = {offset, size}
+        bounds = {offset: 0, size: 0}
         for piece in range(1, pieces):
             file.seek(offset + (size - offset) * piece // pieces)
             file.readline()
-            bounds.add(min(file.tell(), size))
-        edges = sorted(bounds)
-        ranges, first = [], 0
-        for begin, end in itertools.pairwise(edges):
-            file.seek(begin)
-            data = file.read(end - begin)
-            lines = data.count(b"\n") + (not data.endswith(b"\n"))
-            ranges.append((begin, end, first))
-            first += lines
-    return ranges
+            begin = min(file.tell(), size)
+            claimed = _CLAIMED_SEQ.match(file.read(32))
+            bounds[begin] = int(claimed[1]) if claimed and begin < size else 0
+        bounds[offset] = 0
+    edges = sorted(bounds)
+    return [(begin, end, bounds[begin]) for begin, end in itertools.pairwise(edges)]
 
 
 def _scan_range(path: str | os.PathLike[str], begin: int, end: int, first: int) -> ScanResult:
@@ -334,6 +357,7 @@ def _scan_range(path: str | os.PathLike[str], begin: int, end: int, first: int) 
         file.seek(begin)
         data = file.read(end - begin)
     result = _scan_data(data, first)
+    result.lines = data.count(b"\n") + (not data.endswith(b"\n"))
     # The subtrees of this range are hashed here, in parallel, not in the parent.
     result.levels, result.start = subtree_levels(result.hashes, first), first
     result.hashes = bytearray()
@@ -354,20 +378,25 @@ def _scan_data(data: bytes, first: int) -> ScanResult:
 
 
 def _scan_whole_lines(data: bytes, first: int) -> ScanResult:
-    lines = data.split(b"\n")
-    if lines and not lines[-1]:
-        lines.pop()
     try:
-        data.decode("utf-8")  # records are not decoded one by one: check them all at once
+        if not data.isascii():  # ASCII is UTF-8, and much faster to tell
+            data.decode("utf-8")  # records are not decoded one by one: check them all at once
     except UnicodeDecodeError as exc:
-        result = scan_lines(lines, first)
+        result = scan_lines(_lines(data), first)
         seq = first + data.count(b"\n", 0, exc.start)
         if result.failure is None or seq < result.failure[0]:
             result.failure = (seq, f"entry {seq}: the line is not UTF-8 ({exc.reason})")
         return result
-    plain = _scan_plain(data, lines, first)
+    plain = _scan_plain(data, first)
     # Anything unusual goes to the line-by-line scan, which names it exactly.
-    return plain if plain is not None else scan_lines(lines, first)
+    return plain if plain is not None else scan_lines(_lines(data), first)
+
+
+def _lines(data: bytes) -> list[bytes]:
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 # A line that ends the way the ledger writes every entry: its type last, a plain kind.
@@ -384,21 +413,40 @@ _FLOAT_AT = re.compile(rb"sk*f")
 _TRANSACTION_LINE = b"transaction"
 
 
-def _scan_plain(data: bytes, lines: list[bytes], first: int) -> ScanResult | None:
+class _Leaves:
+    """The leaves of a block's lines, cut out of it when asked for."""
+
+    def __init__(self, data: bytes, starts: Any, ends: Any) -> None:
+        self.data, self.starts, self.ends = data, starts.tolist(), ends.tolist()
+
+    def __getitem__(self, index: int) -> bytes:
+        return self.data[self.starts[index] : self.ends[index]]
+
+
+def _scan_plain(data: bytes, first: int) -> ScanResult | None:
     """:func:`scan_lines` for a block in which every line has the export layout, its claimed
     hash and a plain record or transaction type at its end, with the layout and the hashes
     compared for all lines at once; None when any of that does not hold.
 
     The record test of scan_lines (no float, no escape, no ``"transaction"``) is run over
     the whole block; the lines it picks out are parsed like every transaction."""
-    count = len(lines)
-    if not count or b"\r" in data or b"\n\n" in data or data[:1] == b"\n":
+    if not data or b"\r" in data or b"\n\n" in data or data[:1] == b"\n":
         return None
-    kinds = _TYPE_AT_END.findall(data if data.endswith(b"\n") else data + b"\n")
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    kinds = _TYPE_AT_END.findall(data)
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+    count = len(ends)
     if len(kinds) != count:  # each match ends one line, so this is one per line
         return None
+    starts = np.zeros(count, np.int64)
+    starts[1:] = ends[:-1] + 1
+    leaf_starts = np.zeros(count, np.int64)
+    # Each leaf's hash input, 0x00 and the leaf, stands in a copy of the block where the
+    # byte before the leaf (the ':' of '"entry":') is set to 0x00: no leaf is copied.
+    prefixed = bytearray(data)
+    view = memoryview(prefixed)
     hashes = bytearray()
-    leaves: list[bytes] = []
     plain = []  # whether each leaf starts as a record must: '{"'
     low = 0
     while low < count:  # lines whose seq has the same number of digits share one layout
@@ -406,12 +454,13 @@ def _scan_plain(data: bytes, lines: list[bytes], first: int) -> ScanResult | Non
         high = min(count, 10**digits - first)
         width = 7 + digits + 14  # '{"seq":' N ',"leaf_hash":"'
         at = width + 74
-        group = lines[low:high]
-        # Each line up to its leaf's first two bytes, as a row of a matrix.
-        heads = np.frombuffer(b"".join([line[: at + 2] for line in group]), np.uint8)
-        if len(heads) != len(group) * (at + 2):
+        begin, end = starts[low:high], ends[low:high] - 1  # end: the line's last '}'
+        if (end - begin < at + 2).any():
             return None
-        heads = heads.reshape(len(group), at + 2)
+        # Each line up to its leaf's first two bytes, as a row of a matrix.
+        heads = np.frombuffer(
+            b"".join([data[line : line + at + 2] for line in begin.tolist()]), np.uint8
+        ).reshape(high - low, at + 2)
         layout = np.frombuffer(
             b'{"seq":' + b"0" * digits + b',"leaf_hash":"' + b"0" * 64 + _ENTRY, np.uint8
         )
@@ -423,15 +472,21 @@ def _scan_plain(data: bytes, lines: list[bytes], first: int) -> ScanResult | Non
         for place in range(digits):
             if not (heads[:, 7 + place] == 48 + seqs // 10 ** (digits - 1 - place) % 10).all():
                 return None
-        leaf_group = [line[at:-1] for line in group]
-        block = b"".join([sha256(b"\x00" + leaf).digest() for leaf in leaf_group])
+        leaf_starts[low:high] = begin + at
+        np.frombuffer(prefixed, np.uint8)[begin + at - 1] = 0
+        block = b"".join(
+            [
+                sha256(view[leaf - 1 : stop]).digest()
+                for leaf, stop in zip((begin + at).tolist(), end.tolist(), strict=True)
+            ]
+        )
         claimed = np.frombuffer(block.hex().encode("ascii"), np.uint8).reshape(-1, 64)
         if not np.array_equal(heads[:, width : width + 64], claimed):
             return None
         plain.append((heads[:, at] == ord("{")) & (heads[:, at + 1] == ord('"')))
         hashes += block
-        leaves += leaf_group
         low = high
+    view.release()
     # The record test of scan_lines: lines it does not pass are parsed, like transactions.
     picked = [
         np.flatnonzero(np.array(kinds) == _TRANSACTION_LINE),
@@ -443,13 +498,15 @@ def _scan_plain(data: bytes, lines: list[bytes], first: int) -> ScanResult | Non
     if data.count(_TRANSACTION) != len(picked[0]):
         found.append(np.array([m.start() for m in re.finditer(_TRANSACTION, data)], np.int64))
     if any(len(where) for where in found):  # to the lines they are in
-        starts = np.zeros(count, np.int64)
-        starts[1:] = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)[: count - 1] + 1
         picked += [np.searchsorted(starts, where, side="right") - 1 for where in found]
     result = ScanResult(hashes=hashes, count=count)
     parsed = set(np.concatenate(picked[1:]).tolist())
     result.failure = _check_entries(
-        np.unique(np.concatenate(picked)).tolist(), parsed, leaves, first, result
+        np.unique(np.concatenate(picked)).tolist(),
+        parsed,
+        _Leaves(data, leaf_starts, ends - 1),
+        first,
+        result,
     )
     return result
 
@@ -459,56 +516,60 @@ _STRING = rb'"[^"\\\x00-\x1f]++"'  # non-empty, no escape, no control character
 _ACCOUNT = rb'"[^"\\\x00-\x1f{]++"'  # and no '{', which then opens each posting
 _AMOUNT = rb"-?[1-9][0-9]{0,11}"  # below 10**12, so that sums stay within int64
 _MOST_POSTINGS = 9_000_000
-_POSTING = (
-    rb'\{"account":' + _ACCOUNT + rb',"amount_minor":' + _AMOUNT + rb',"currency":"[A-Z]{3}"\}'
-)
 # A transaction as the ledger writes it (canonical JSON, the meta of a payment, split or
-# refund), one per line of the joined leaves; any other line matches the last group.
+# refund), one per line of the joined leaves; any other line matches the last group. Its
+# postings are matched by _POSTING, which must then cover them all.
 _TRANSACTION_LEAVES = re.compile(
     rb'^(?:\{"id":(' + _STRING + rb'),"kind":"(payment|split|refund|payout)",'
     rb'"meta":\{(?:"amount_minor":(0|[1-9][0-9]{0,11}),)?"lease_id":(' + _STRING + rb")"
     rb'(?:,"shares_bp":(\{[^{}\\]*\}))?\},'
-    rb'"postings":\[((?:' + _POSTING + rb",)+" + _POSTING + rb")\],"
+    rb'"postings":\[([^\[\]\n]++)\],'
     rb'"time":"[^"\\\x00-\x1f]*+","type":"transaction"\}|(.*))$',
     re.MULTILINE,
 )
-_POSTINGS = re.compile(
-    rb'\{"account":"([^"]+)","amount_minor":(-?[0-9]+),"currency":"([A-Z]{3})"\}'
+# One posting and what follows it: a comma before the next, a line break after the last.
+_POSTING = re.compile(
+    rb'\{"account":"([^"\\\x00-\x1f{]++)","amount_minor":(' + _AMOUNT + rb"),"
+    rb'"currency":"([A-Z]{3})"\}(,|\n|\Z)'
 )
+_POSTING_TEXT = len(b'{"account":"","amount_minor":,"currency":"CNY"}')
 
 
 def _check_entries(
-    indexes: list[int], parsed: set[int], leaves: list[bytes], first: int, result: ScanResult
+    indexes: list[int], parsed: set[int], leaves: _Leaves, first: int, result: ScanResult
 ) -> tuple[int, str] | None:
     """Check the entries of a block that need more than their hash, in order: transactions
     in the ledger's own form in bulk (arrays of postings, splits per set of shares), the
     rest and any that fail one by one by :func:`_entry_problem`, for its exact message."""
     plain = [index for index in indexes if index not in parsed]
-    checked, postings = _bulk_transactions([leaves[index] for index in plain])
-    taken = np.zeros(len(plain), bool)  # which of them count in the balances
+    bulk = _bulk_transactions([leaves[index] for index in plain])
+    entries = np.array(plain, np.int64) + first
+    if bulk is not None and len(plain) == len(indexes) and bulk.ok.all():
+        # Every one passes unless an id repeats, in the block or before it.
+        ids = dict(zip(bulk.tx_ids, entries.tolist(), strict=True))
+        if len(ids) == len(plain) and not ids.keys() & result.tx_ids.keys():
+            result.tx_ids.update(ids)
+            bulk.take(result, entries, bulk.ok)
+            return None
+    taken = np.zeros(len(plain), bool)  # which of them pass
     failure = None
     fast = 0
     for index in indexes:
         seq = first + index
-        done = None
-        if fast < len(plain) and plain[fast] == index:
-            done = checked[fast]
-            fast += 1
-        if done is None:
-            problem = _entry_problem(leaves[index], seq, result)
-        else:
-            tx_id, kind, lease, moves, credited = done
+        in_bulk = fast < len(plain) and plain[fast] == index
+        if in_bulk and bulk is not None and bulk.ok[fast]:
+            tx_id = bulk.tx_ids[fast]
             earlier = result.tx_ids.setdefault(tx_id, seq)
-            if earlier != seq:
-                problem = _repeated(tx_id, earlier)
-            else:
-                problem = None
-                taken[fast - 1] = True
-                result.money.append((seq, kind, lease, moves, credited))
+            problem = _repeated(tx_id, earlier) if earlier != seq else None
+            taken[fast] = problem is None
+        else:
+            problem = _entry_problem(leaves[index], seq, result)
+        if in_bulk:
+            fast += 1
         if problem is not None and failure is None:
             failure = (seq, f"entry {seq}: {problem}")
-    if postings is not None and taken.any():
-        postings.add_to(result.balances, taken)
+    if bulk is not None and taken.any():
+        bulk.take(result, entries, taken)
     return failure
 
 
@@ -535,45 +596,94 @@ class _Postings:
             accounts[name] = accounts.get(name, 0) + int(totals[code])
 
 
-_Checked = tuple[str, str, str, Flows, Flows]
+@dataclass
+class _Bulk:
+    """Transactions in the ledger's own form, as columns: whether each balances and splits
+    exactly (``ok``), its id, kind, lease, escrow move and credits, and the postings."""
+
+    ok: Any
+    tx_ids: list[str]
+    kinds: Any
+    leases: list[str]
+    moves: Any
+    credits: Any
+    postings: _Postings
+
+    def take(self, result: ScanResult, entries: Any, taken: Any) -> None:
+        """Count the transactions marked in ``taken`` (numbered ``entries``) in ``result``:
+        their postings in the balances, their flows for the escrow rules."""
+        self.postings.add_to(result.balances, taken)
+        kinds = self.kinds[taken]
+        leased = (kinds == PAYMENT) | (kinds == SPLIT) | (kinds == REFUND)
+        result.flows.append(
+            FlowColumns(
+                entries[taken],
+                kinds,
+                [
+                    lease if on else ""
+                    for lease, on in zip(
+                        itertools.compress(self.leases, taken.tolist()),
+                        leased.tolist(),
+                        strict=True,
+                    )
+                ],
+                [self.postings.currency] * len(kinds),
+                self.moves[taken],
+                self.credits[taken],
+            )
+        )
 
 
-def _bulk_transactions(leaves: list[bytes]) -> tuple[list[_Checked | None], _Postings | None]:
-    """For each leaf, what :func:`_entry_problem` would keep of it when it is a transaction
-    in the ledger's own form that balances and splits exactly, else None; and the postings.
+_KIND_CODES = {kind.encode(): code for kind, code in KIND_CODES.items()}
+
+
+def _bulk_transactions(leaves: list[bytes]) -> _Bulk | None:
+    """Which leaves are transactions in the ledger's own form that balance and split
+    exactly, with what :func:`_entry_problem` would keep of them; None when the block
+    as a whole is not in that form (each leaf then goes to the exact check).
 
     Postings are checked as arrays: per transaction they must sum to zero, and a split must
     debit escrow by its amount and credit each party its part once. That is stricter than
     :func:`contracts.ledger.check_postings` (which would also take a party's part in two
     postings), so a leaf refused here is only sent on to the exact check."""
-    refused: list[_Checked | None] = [None] * len(leaves)
     if not leaves:
-        return refused, None
+        return None
     rows = _TRANSACTION_LEAVES.findall(b"\n".join(leaves))
     if len(rows) != len(leaves):
-        return refused, None
-    # Refunds taken back from the parties (with shares) are left to the exact check.
-    ok = np.array([bool(row[0]) and not (row[1] == b"refund" and row[4]) for row in rows])
-    bodies = b"\n".join([row[5] for row in rows])
-    postings = _POSTINGS.findall(bodies)
+        return None
+    matched = np.array([bool(row[0]) for row in rows])
+    bodies = b"\n".join([row[5] for row in rows if row[0]])
+    postings = _POSTING.findall(bodies)
+    if not postings or len(postings) > _MOST_POSTINGS:
+        return None
+    accounts, amounts_text, currencies, ends = zip(*postings, strict=True)
+    # The matches are apart, so they cover every byte of the postings only if their
+    # lengths add up to it: nothing else stands between them.
+    covered = _POSTING_TEXT * len(postings) + sum(map(len, accounts))
+    covered += sum(map(len, amounts_text)) + sum(map(len, ends))
+    if covered != len(bodies):
+        return None
     # One currency, and few enough amounts below 10**12 that int64 sums cannot overflow.
-    if len({p[2] for p in postings}) > 1 or len(postings) > _MOST_POSTINGS:
-        return refused, None
-    # Accounts hold no '{' here, so each one in a body opens a posting.
+    currency = currencies[0]
+    if currencies.count(currency) != len(currencies):
+        return None
+    # Accounts hold no '{', so each one in a body opens a posting.
     text = np.frombuffer(bodies, np.uint8)
     edges = np.concatenate(([0], np.flatnonzero(text == 10), [len(bodies)]))
-    counts = np.diff(np.searchsorted(np.flatnonzero(text == ord("{")), edges))
-    if int(counts.sum()) != len(postings):
-        return refused, None
-    codes: dict[bytes, int] = {}
-    account_codes = np.array([codes.setdefault(p[0], len(codes)) for p in postings], np.int64)
+    counts = np.zeros(len(rows), np.int64)
+    counts[matched] = np.diff(np.searchsorted(np.flatnonzero(text == ord("{")), edges))
+    # Two or more postings; refunds taken back from the parties (with shares) are left to
+    # the exact check.
+    ok = (counts >= 2) & np.array([not (row[1] == b"refund" and row[4]) for row in rows])
+    codes = {account: code for code, account in enumerate(dict.fromkeys(accounts))}
+    account_codes = np.fromiter(map(codes.__getitem__, accounts), np.int64, len(accounts))
     try:
         names = [account.decode("utf-8") for account in codes]
         tx_ids = [row[0][1:-1].decode("utf-8") for row in rows]
         leases = [row[3][1:-1].decode("utf-8") for row in rows]
     except UnicodeDecodeError:
-        return refused, None
-    amounts = np.array([p[1] for p in postings]).astype(np.int64)
+        return None
+    amounts = np.fromiter(map(int, amounts_text), np.int64, len(postings))
     starts = np.zeros(len(rows), np.int64)
     starts[1:] = np.cumsum(counts)[:-1]
 
@@ -584,34 +694,26 @@ def _bulk_transactions(leaves: list[bytes]) -> tuple[list[_Checked | None], _Pos
 
     ok &= per_transaction(amounts) == 0
     escrow = account_codes == codes.get(ESCROW.encode(), -1)
-    moves = per_transaction(np.where(escrow, amounts, 0)).tolist()
-    credits = per_transaction(np.where(~escrow & (amounts > 0), amounts, 0)).tolist()
+    moves = per_transaction(np.where(escrow, amounts, 0))
+    credits = per_transaction(np.where(~escrow & (amounts > 0), amounts, 0))
+    kinds = np.fromiter((_KIND_CODES.get(row[1], OTHER) for row in rows), np.int8, len(rows))
     splits: dict[bytes, list[int]] = {}
-    for position, row in enumerate(rows):
-        if row[1] == b"split":
-            splits.setdefault(row[4], []).append(position)
+    for position in np.flatnonzero(kinds == SPLIT).tolist():
+        splits.setdefault(rows[position][4], []).append(position)
     for shares_raw, positions in splits.items():
         where = np.array(positions, np.int64)
         ok[where] &= _splits_exact(
             shares_raw, where, rows, starts, counts, account_codes, amounts, codes
         )
-    currency = postings[0][2].decode("ascii")
-    out: list[_Checked | None] = []
-    for position, good in enumerate(ok.tolist()):
-        if not good:
-            out.append(None)
-            continue
-        move, credit = moves[position], credits[position]
-        out.append(
-            (
-                tx_ids[position],
-                rows[position][1].decode("ascii"),
-                leases[position],
-                {currency: move} if move else {},
-                {currency: credit} if credit else {},
-            )
-        )
-    return out, _Postings(names, account_codes, amounts, counts, currency)
+    return _Bulk(
+        ok,
+        tx_ids,
+        kinds,
+        leases,
+        moves,
+        credits,
+        _Postings(names, account_codes, amounts, counts, currency.decode("ascii")),
+    )
 
 
 def _splits_exact(

@@ -21,7 +21,7 @@ from typing import Any
 
 from contracts.dividends import check_sources
 from contracts.errors import VerificationError
-from contracts.escrow import EscrowBook
+from contracts.escrow import check_in_log_order
 from contracts.export_scan import ScanResult, scan_file, scan_lines
 from contracts.heads import PublicKeyLike, SignedTreeHead, load_public_key, public_key_bytes
 from contracts.ledger import DEFAULT_CURRENCY
@@ -141,7 +141,7 @@ def _verify(
 def _check_escrow(scanned: ScanResult, findings: _Findings) -> None:
     """The escrow rules in log order, up to the first entry that already failed."""
     stop = scanned.failure[0] if scanned.failure else None
-    found = EscrowBook().check_in_order(scanned.money, stop)
+    found = check_in_log_order(scanned.money, scanned.flows, stop)
     if found:
         index, problem = found
         findings.bad_entry(index, f"entry {index}: {problem}")
