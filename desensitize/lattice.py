@@ -52,10 +52,9 @@ __all__ = ["QUALITY_MODELS", "Found", "measure", "optimal"]
 
 @dataclass(frozen=True)
 class Found:
-    """The optimal node, its outcome and cost, and how many nodes were tested."""
+    """The optimal node, its cost, and how many nodes were tested."""
 
     chosen: list[int]
-    outcome: _Outcome
     cost: float
     nodes_checked: int
 
@@ -97,6 +96,16 @@ class _Costs:
             # merged counts and a stream's must give the same report)
             self.totals.append([math.fsum(freq * cost) for cost in values])
         self.columns = len(levels)
+
+    def penalty(self, column: int, lv: _Levels, level: int) -> np.ndarray:
+        """Per code of `level`, what suppressing a row adds to its kept cost: the same for
+        every base value of the code (loss: 1 - the code's loss; entropy: log2 of all
+        rows over the code's rows), so a class's penalty needs only its codes."""
+        rep = lv.representatives(level)
+        return self.suppressed[column][rep] - self.per_value[column][level][rep]
+
+    def scaled(self, total: float) -> float:
+        return self._scale(total)
 
     def bound(self, chosen: Sequence[int]) -> float:
         total = math.fsum(self.totals[i][c] for i, c in enumerate(chosen))
@@ -208,7 +217,7 @@ class _BlockKeys:
             place += self.levels[i].position
         self.blocks.append((columns, place))
 
-    def violating(self, chosen: Sequence[int]) -> int:
+    def _sorted(self, chosen: Sequence[int]) -> np.ndarray:
         key = self.model.weights.astype(np.int64)
         for columns, place in self.blocks:
             table = np.zeros(1, dtype=np.int64)
@@ -217,8 +226,35 @@ class _BlockKeys:
                 part = lv.maps[chosen[i]].astype(np.int64) * self.radix[i]
                 table = (table[:, None] + part[None, :]).ravel()
             key += table[place]
-        sizes = sorted_sizes(key, None, self.shift)
+        key.sort()
+        return key
+
+    def violating(self, chosen: Sequence[int]) -> int:
+        sizes = sorted_sizes(self._sorted(chosen), None, self.shift)
         return int(sizes[sizes < self.model.k].sum())
+
+    def cost(self, chosen: Sequence[int], quality: str, costs: _Costs | None) -> float:
+        """`node_cost` from one sort of the class keys: the classes that fail are read
+        back from their keys, so no combination needs its class id."""
+        key = self._sorted(chosen)
+        cls = key >> self.shift
+        starts = np.flatnonzero(np.concatenate(([True], cls[1:] != cls[:-1])))
+        key &= (1 << self.shift) - 1
+        sizes = np.add.reduceat(key, starts)
+        failing = sizes < self.model.k
+        rows = int(self.model.weights.sum())
+        if costs is None:
+            kept = sizes[~failing].astype(np.float64)
+            suppressed = rows - int(kept.sum())
+            if quality == "discernibility":
+                return float(np.dot(kept, kept)) + float(suppressed) * rows
+            return rows / max(len(kept) + (1 if suppressed else 0), 1)
+        parts = [costs.totals[i][c] for i, c in enumerate(chosen)]
+        dropped, weights = cls[starts][failing], sizes[failing].astype(np.float64)
+        for i, lv in enumerate(self.levels):
+            code = (dropped // (self.radix[i] >> self.shift)) % lv.cards[0]
+            parts.extend(weights * costs.penalty(i, lv, chosen[i])[code])
+        return costs.scaled(math.fsum(parts))
 
 
 class _Tags:
@@ -293,8 +329,8 @@ def optimal(
 
     tags = _Tags(len(chains))
     keys = _BlockKeys(levels, model)
-    cost_of: dict[tuple[int, ...], tuple[float, _Outcome]] = {}
-    best: tuple[float, tuple[int, ...], _Outcome] | None = None
+    cost_of: dict[tuple[int, ...], float] = {}
+    best: tuple[float, tuple[int, ...]] | None = None
     checked = 0
 
     def test(node: tuple[int, ...]) -> bool:
@@ -312,11 +348,13 @@ def optimal(
     def consider(node: tuple[int, ...]) -> None:
         nonlocal best
         if node not in cost_of:
-            outcome, cost = node_cost(levels, levels_of(node), model, quality, costs)
-            cost_of[node] = (cost, outcome)
-        cost, outcome = cost_of[node]
+            if keys.usable:
+                cost_of[node] = keys.cost(levels_of(node), quality, costs)
+            else:
+                cost_of[node] = node_cost(levels, levels_of(node), model, quality, costs)[1]
+        cost = cost_of[node]
         if best is None or (cost, node) < (best[0], best[1]):
-            best = (cost, node, outcome)
+            best = (cost, node)
 
     def settle(node: tuple[int, ...]) -> None:
         path = [node]
@@ -355,7 +393,7 @@ def optimal(
                 heapq.heappush(heap, (bound(up), up))
     if best is None:
         return None
-    return Found(levels_of(best[1]), best[2], best[0], checked)
+    return Found(levels_of(best[1]), best[0], checked)
 
 
 def measure(

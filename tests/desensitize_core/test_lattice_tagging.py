@@ -16,7 +16,7 @@ from desensitize import Keyring, Policy
 from desensitize import lattice as lattice_module
 from desensitize.engine import Desensitizer
 from desensitize.kanon import COUNT, _estimate, _Levels, _Model, choose_levels
-from desensitize.lattice import _BlockKeys, steps
+from desensitize.lattice import QUALITY_MODELS, _BlockKeys, _Costs, node_cost, steps
 
 KEYS = Keyring(b"lattice-tagging-test-key-0123456")
 
@@ -72,3 +72,19 @@ def test_tagging_tests_a_small_part_of_a_large_lattice() -> None:
     )
     assert nodes > 2000
     assert plan.nodes_checked is not None and plan.nodes_checked < nodes / 10
+
+
+def test_costs_from_sorted_class_keys_equal_those_from_class_ids() -> None:
+    for seed in range(8):
+        frame = _frame(100 + seed, 500, 4)
+        counts, engine = _counts(frame, _policy(frame, k=4, limit=0.1))
+        levels = [_Levels.build(qi, counts[qi.name].combine_chunks()) for qi in engine.qis]
+        model = _Model(counts[COUNT].to_numpy().astype(np.int64), None, None, False, 4, 1)
+        keys = _BlockKeys(levels, model)
+        rng = np.random.default_rng(seed)
+        for quality in QUALITY_MODELS:
+            costs = _Costs(levels, model, quality) if quality in ("loss", "entropy") else None
+            for _ in range(6):
+                chosen = [int(rng.choice(chain)) for chain in steps(levels)]
+                expected = node_cost(levels, chosen, model, quality, costs)[1]
+                assert keys.cost(chosen, quality, costs) == pytest.approx(expected, rel=1e-12)
