@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         }
     )
 
+    # Datasets of these grades need a rights register before an offer: every revenue-share
+    # party (the provider included; not the platform or the subject pool) must hold a
+    # registered right. A dataset whose provider has registered rights is held to its
+    # register whatever its grade. JSON in the environment, e.g. '["important"]'.
+    rights_grades: list[str] = Field(default_factory=list)
+
     # A Dask scheduler (tcp://host:8786): releases are then made on its cluster, whose
     # workers must see data_dir at the same path and have datalease installed.
     dask_scheduler: str | None = None
@@ -89,7 +95,7 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("review_grades")
+    @field_validator("review_grades", "rights_grades")
     @classmethod
     def _known_grades(cls, value: list[str]) -> list[str]:
         unknown = sorted(set(value) - set(GRADES))

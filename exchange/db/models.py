@@ -257,6 +257,24 @@ class Guardianship(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class DataRight(Base):
+    """An entry of a dataset's rights register: who holds the resource, who may process it,
+    who operates the product, on what evidence. Revenue shares follow these holders."""
+
+    __tablename__ = "data_rights"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    right: Mapped[str] = mapped_column(String(20))  # holding | processing | operation
+    holder: Mapped[str] = mapped_column(String(200))  # "provider" or "party:<name>"
+    organisation: Mapped[str] = mapped_column(String(200))
+    evidence: Mapped[str] = mapped_column(Text)  # e.g. a registration certificate's number
+    registered_by: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_by: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    revoke_reason: Mapped[str] = mapped_column(Text, default="")
+
+
 class DividendPayout(Base):
     """A lease whose subject-pool share went to the persons of its release, once."""
 

@@ -19,7 +19,7 @@ from contracts.revenue import check_shares
 from exchange.context import Exchange
 from exchange.db.models import MICRO, Account, Dataset, Offer
 from exchange.errors import Conflict, Forbidden, Invalid, MissingRow, NotFound
-from exchange.services import budgets, governance
+from exchange.services import budgets, governance, rights
 from exchange.services import terms as terms_svc
 from exchange.services.datasets import get_owned, require_policy
 from exchange.services.ids import new_id
@@ -65,6 +65,7 @@ def create_offer(
         check_shares(ledger_shares(shares, provider.id, dataset.id))
     except ContractError as exc:
         raise Invalid(f"shares_bp: {exc}") from None
+    rights.check_shares(session, exchange, dataset, shares)
     k = int(body.get("k") or policy.k or 1)
     if k > dataset.rows:
         raise Invalid(f"k={k} is larger than the dataset's {dataset.rows} rows")

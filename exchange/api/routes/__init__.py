@@ -10,6 +10,7 @@ from exchange.api.routes import (
     leases,
     offers,
     revenue,
+    rights,
     subjects,
 )
 
@@ -22,6 +23,7 @@ ROUTERS = [
     leases.router,
     jobs.router,
     revenue.router,
+    rights.router,
     subjects.router,
     audit.router,
 ]
