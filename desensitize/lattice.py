@@ -177,6 +177,9 @@ def steps(levels: list[_Levels]) -> list[list[int]]:
 # node (a few MB at most, built per test), so a class key costs one gather per block of
 # columns instead of one per column.
 BLOCK_CELLS = 1 << 18
+# A pass test counts rows per class in a table indexed by the class's codes, instead of
+# sorting, when the codes' space is at most this many times the combinations.
+DENSE = 2
 
 
 class _BlockKeys:
@@ -217,30 +220,63 @@ class _BlockKeys:
             place += self.levels[i].position
         self.blocks.append((columns, place))
 
-    def _sorted(self, chosen: Sequence[int]) -> np.ndarray:
-        key = self.model.weights.astype(np.int64)
+    def _key(self, chosen: Sequence[int], radix: Sequence[int], start: np.ndarray) -> np.ndarray:
+        key = start
         for columns, place in self.blocks:
             table = np.zeros(1, dtype=np.int64)
             for i in columns:
-                lv = self.levels[i]
-                part = lv.maps[chosen[i]].astype(np.int64) * self.radix[i]
+                part = self.levels[i].maps[chosen[i]].astype(np.int64) * radix[i]
                 table = (table[:, None] + part[None, :]).ravel()
             key += table[place]
-        key.sort()
         return key
 
-    def violating(self, chosen: Sequence[int]) -> int:
-        sizes = sorted_sizes(self._sorted(chosen), None, self.shift)
-        return int(sizes[sizes < self.model.k].sum())
+    def _dense(self, chosen: Sequence[int]) -> list[int] | None:
+        """The radix of the class codes at `chosen` when their space is small enough to
+        count rows per class in a table (no sort), else None."""
+        cards = [lv.cards[c] for lv, c in zip(self.levels, chosen, strict=True)]
+        if float(np.prod(np.array(cards, dtype=np.float64))) > DENSE * len(self.model.weights):
+            return None
+        return [int(np.prod(cards[i:])) for i in range(len(cards) + 1)]
 
-    def cost(self, chosen: Sequence[int], quality: str, costs: _Costs | None) -> float:
-        """`node_cost` from one sort of the class keys: the classes that fail are read
-        back from their keys, so no combination needs its class id."""
-        key = self._sorted(chosen)
+    def _classes(self, chosen: Sequence[int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """Rows per class, each class's key and the key's radix per column (with the
+        space of all keys first): a class's code of column i is key % radix[i] //
+        radix[i + 1]."""
+        weights = self.model.weights
+        radix = self._dense(chosen)
+        if radix is not None:
+            key = self._key(chosen, radix[1:], np.zeros(len(weights), dtype=np.int64))
+            rows = np.bincount(key, weights=weights, minlength=radix[0])
+            present = np.flatnonzero(rows)
+            return rows[present], present, radix
+        key = self._key(chosen, self.radix, weights.astype(np.int64))
+        key.sort()
         cls = key >> self.shift
         starts = np.flatnonzero(np.concatenate(([True], cls[1:] != cls[:-1])))
         key &= (1 << self.shift) - 1
-        sizes = np.add.reduceat(key, starts)
+        outer = self.radix[0] * self.levels[0].cards[0]
+        return (
+            np.add.reduceat(key, starts),
+            cls[starts],
+            [outer >> self.shift] + [r >> self.shift for r in self.radix],
+        )
+
+    def violating(self, chosen: Sequence[int]) -> int:
+        radix = self._dense(chosen)
+        weights = self.model.weights
+        if radix is not None:  # the table alone: no need to find the classes present
+            key = self._key(chosen, radix[1:], np.zeros(len(weights), dtype=np.int64))
+            rows = np.bincount(key, weights=weights, minlength=radix[0])
+            return int(rows[(rows > 0) & (rows < self.model.k)].sum())
+        key = self._key(chosen, self.radix, weights.astype(np.int64))
+        key.sort()
+        sizes = sorted_sizes(key, None, self.shift)
+        return int(sizes[sizes < self.model.k].sum())
+
+    def cost(self, chosen: Sequence[int], quality: str, costs: _Costs | None) -> float:
+        """`node_cost` from the classes alone: the failing classes' codes are read back
+        from their keys, so no combination needs its class id."""
+        sizes, keys, radix = self._classes(chosen)
         failing = sizes < self.model.k
         rows = int(self.model.weights.sum())
         if costs is None:
@@ -250,9 +286,9 @@ class _BlockKeys:
                 return float(np.dot(kept, kept)) + float(suppressed) * rows
             return rows / max(len(kept) + (1 if suppressed else 0), 1)
         parts = [costs.totals[i][c] for i, c in enumerate(chosen)]
-        dropped, weights = cls[starts][failing], sizes[failing].astype(np.float64)
+        dropped, weights = keys[failing], sizes[failing].astype(np.float64)
         for i, lv in enumerate(self.levels):
-            code = (dropped // (self.radix[i] >> self.shift)) % lv.cards[0]
+            code = dropped % radix[i] // radix[i + 1]
             parts.extend(weights * costs.penalty(i, lv, chosen[i])[code])
         return costs.scaled(math.fsum(parts))
 

@@ -43,9 +43,15 @@ def _counts(frame: pd.DataFrame, policy: Policy) -> tuple[pa.Table, Desensitizer
     return engine._combos.table(encoded=True), engine
 
 
-@pytest.mark.parametrize("cells", [1, 64, lattice_module.BLOCK_CELLS])
-def test_block_keys_count_the_violating_rows_the_engine_counts(cells: int, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("cells", "dense"), [(1, 0), (64, 10**9), (lattice_module.BLOCK_CELLS, lattice_module.DENSE)]
+)
+def test_block_keys_count_the_violating_rows_the_engine_counts(
+    cells: int, dense: int, monkeypatch
+) -> None:
+    """By blocks of every size, by sorting (dense 0) and by a table of classes."""
     monkeypatch.setattr(lattice_module, "BLOCK_CELLS", cells)
+    monkeypatch.setattr(lattice_module, "DENSE", dense)
     for seed in range(12):
         frame = _frame(seed, 400, 4)
         policy = _policy(frame, k=3, limit=0.05)
@@ -74,7 +80,9 @@ def test_tagging_tests_a_small_part_of_a_large_lattice() -> None:
     assert plan.nodes_checked is not None and plan.nodes_checked < nodes / 10
 
 
-def test_costs_from_sorted_class_keys_equal_those_from_class_ids() -> None:
+@pytest.mark.parametrize("dense", [0, 10**9])
+def test_costs_from_class_keys_equal_those_from_class_ids(dense: int, monkeypatch) -> None:
+    monkeypatch.setattr(lattice_module, "DENSE", dense)
     for seed in range(8):
         frame = _frame(100 + seed, 500, 4)
         counts, engine = _counts(frame, _policy(frame, k=4, limit=0.1))
