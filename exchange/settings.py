@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     # registered right. A dataset whose provider has registered rights is held to its
     # register whatever its grade. JSON in the environment, e.g. '["important"]'.
     rights_grades: list[str] = Field(default_factory=list)
+    # The least k of a release of minors' data (a dataset with a guardian consent basis).
+    minors_min_k: int = Field(default=10, ge=2, le=1000)
 
     # A Dask scheduler (tcp://host:8786): releases are then made on its cluster, whose
     # workers must see data_dir at the same path and have datalease installed.

@@ -1,5 +1,6 @@
 """The client's data-subject calls: registering a verified person and linking a guardian's
-wards (operators), naming a dataset's subject column (providers), and what a subject or
+wards (operators), naming a dataset's subject column, its minors' data and its rights
+register (providers), and what a subject or
 guardian does: see where their data went, read their own records, withdraw consent, and
 read their dividend statement. Paying dividends out is an operator's call here too."""
 
@@ -26,6 +27,26 @@ class SubjectColumn(m.ApiModel):
     dataset_id: str
     subject_column: str | None
     consent_version: int
+
+
+class Minors(m.ApiModel):
+    dataset_id: str
+    minors: bool
+    basis: str | None
+    min_k: int
+
+
+class DataRight(m.ApiModel):
+    id: str
+    dataset_id: str
+    right: str
+    holder: str
+    organisation: str
+    evidence: str
+    registered_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+    revoke_reason: str
 
 
 class SubjectOverview(m.ApiModel):
@@ -92,6 +113,23 @@ class SubjectCalls:
             f"/v1/datasets/{dataset_id}/subject-column",
             json={"column": column},
         )
+
+    def declare_minors(self, dataset_id: str, basis: str | None) -> Minors:
+        """Providers: the dataset holds minors' data on this guardians' consent (None: not)."""
+        return self._one(Minors, "PUT", f"/v1/datasets/{dataset_id}/minors", json={"basis": basis})
+
+    def register_right(
+        self, dataset_id: str, right: str, holder: str, *, organisation: str = "", evidence: str
+    ) -> DataRight:
+        """Providers and operators: a holding, processing or operation right and its holder
+        ('provider' or 'party:<name>'); revenue shares then follow the register."""
+        body = {"right": right, "holder": holder, "organisation": organisation,
+                "evidence": evidence}  # fmt: skip
+        return self._one(DataRight, "POST", f"/v1/datasets/{dataset_id}/rights", json=body)
+
+    def rights(self, dataset_id: str) -> list[DataRight]:
+        """Anyone with a key: the dataset's rights register."""
+        return self._many(DataRight, "GET", f"/v1/datasets/{dataset_id}/rights")
 
     def my_data(self) -> SubjectOverview:
         """Subjects: where my (and my wards') data went."""

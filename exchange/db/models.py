@@ -109,6 +109,10 @@ class Dataset(Base):
     # and how many consent withdrawals the releases must honour (a new one makes a new release).
     subject_column: Mapped[str | None] = mapped_column(String(200), default=None)
     consent_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set when the dataset holds data about minors (under 14, sensitive personal information
+    # under PIPL): the guardians' consent it rests on. Its releases then need a higher k and
+    # no raw values (see exchange.services.minors).
+    minors_basis: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -24,7 +24,7 @@ from exchange.crypto.reader import BlobReader
 from exchange.db.models import Account, Dataset, Lease, Release
 from exchange.errors import Conflict
 from exchange.memory import give_back
-from exchange.services import cluster, consent
+from exchange.services import cluster, consent, minors
 from exchange.services.ids import new_id
 from exchange.services.raw import data_key as data_key_of
 from exchange.services.raw import ensure_table, table_context, table_name
@@ -65,7 +65,9 @@ def ensure_release(
 
     The gate runs here: a policy whose release would not be k-anonymous (and l-diverse)
     over every released column raises `KAnonymityError`, and nothing is kept. Rows of
-    persons who withdrew their consent (`exchange.services.consent`) are left out."""
+    persons who withdrew their consent (`exchange.services.consent`) are left out, and
+    minors' data is released only as `exchange.services.minors` allows."""
+    minors.check_release(exchange, dataset, policy)
     found = _find(session, dataset, policy.hash())
     if found is not None:
         return found

@@ -6,6 +6,7 @@ import pytest
 from pydantic import BaseModel
 
 from exchange.api import schemas
+from exchange.api.schemas import rights as rights_schemas
 from exchange.api.schemas import subjects as subject_schemas
 from exchange.client import models
 from exchange.client import subjects as subject_models
@@ -29,6 +30,8 @@ MIRRORED = [
     (subject_models.Withdrawal, subject_schemas.WithdrawalPublic),
     (subject_models.DividendPaid, subject_schemas.DividendPaid),
     (subject_models.DividendStatement, subject_schemas.DividendStatement),
+    (subject_models.Minors, subject_schemas.MinorsPublic),
+    (subject_models.DataRight, rights_schemas.RightPublic),
 ]
 
 

@@ -22,6 +22,8 @@ from exchange.api.schemas import AccountCreated, AccountPublic
 from exchange.api.schemas.subjects import (
     DividendPaid,
     DividendStatement,
+    MinorsDeclaration,
+    MinorsPublic,
     OwnRecords,
     SubjectColumn,
     SubjectColumnPublic,
@@ -33,7 +35,7 @@ from exchange.api.schemas.subjects import (
     WithdrawalPublic,
 )
 from exchange.db.models import Account
-from exchange.services import consent, dividends, subject_portal, subjects
+from exchange.services import consent, dividends, minors, subject_portal, subjects
 from exchange.services.datasets import get_owned
 
 router = APIRouter(prefix="/v1", tags=["subjects"])
@@ -120,6 +122,36 @@ def set_subject_column(
         dataset_id=dataset.id,
         subject_column=dataset.subject_column,
         consent_version=dataset.consent_version,
+    )
+
+
+@router.put(
+    "/datasets/{dataset_id}/minors",
+    response_model=MinorsPublic,
+    tags=["datasets"],
+    summary="Declare that a dataset holds minors' data, on the guardians' consent",
+    responses=role_errors((403, "another provider's dataset"), 404, 422),
+)
+def declare_minors(
+    dataset_id: str,
+    body: MinorsDeclaration,
+    session: SessionDep,
+    provider: ProviderAccount,
+    exchange: ExchangeDep,
+) -> MinorsPublic:
+    """**Who:** the dataset's provider. Children's data (under 14) is sensitive personal
+    information: with a basis recorded, every release needs at least `DATALEASE_MINORS_MIN_K`
+    persons per class and releases no raw value (each column dropped, pseudonymised,
+    generalized, suppressed or noised); a lease whose release breaks this is refused. Null
+    clears it. Logged."""
+    dataset = get_owned(session, dataset_id, provider)
+    minors.declare(session, exchange, provider, dataset, body.basis)
+    session.commit()
+    return MinorsPublic(
+        dataset_id=dataset.id,
+        minors=dataset.minors_basis is not None,
+        basis=dataset.minors_basis,
+        min_k=exchange.settings.minors_min_k,
     )
 
 

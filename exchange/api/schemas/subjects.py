@@ -99,6 +99,41 @@ class SubjectColumnPublic(BaseModel):
     consent_version: int
 
 
+class MinorsDeclaration(BaseModel):
+    """That the dataset holds minors' data, and the guardians' consent it rests on (null:
+    it holds none)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"basis": "guardians' written consent collected by each school, 2026"}]
+        }
+    )
+
+    basis: str | None = Field(max_length=2000)
+
+
+class MinorsPublic(BaseModel):
+    """Whether the dataset holds minors' data, on what basis, and the k its releases need."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "dataset_id": DATASET_ID,
+                    "minors": True,
+                    "basis": "guardians' written consent collected by each school, 2026",
+                    "min_k": 10,
+                }
+            ]
+        }
+    )
+
+    dataset_id: str
+    minors: bool
+    basis: str | None
+    min_k: int
+
+
 class WithdrawalCreate(BaseModel):
     """Withdraw consent for oneself, or for a ward; from the datasets named, or from every
     dataset holding the person."""
@@ -312,6 +347,8 @@ class LeaseNotice(BaseModel):
 __all__ = [
     "DividendPaid",
     "DividendStatement",
+    "MinorsDeclaration",
+    "MinorsPublic",
     "LeaseNotice",
     "OwnRecords",
     "SubjectColumn",
