@@ -323,15 +323,20 @@ def preview(
         rows=len(head),
         policy_hash=dataset.policy_hash,
     )
+    warnings = [f"column {name!r}: {e['warning']}" for name, e in noise.items() if e["warning"]]
+    if len(sample) < dataset.rows and result.report.k_anonymity:
+        warnings.append(
+            f"the generalization levels and suppression shown are an estimate planned on the "
+            f"first {len(sample)} of {dataset.rows} rows; the release plans on every row "
+            "and may choose other levels"
+        )
     return {
         "rows": _json_rows(head),
         "columns": [str(c) for c in head.columns],
         "sample_rows": len(sample),
         "report": result.report.to_dict(),
         "noise": noise,
-        "warnings": [
-            f"column {name!r}: {e['warning']}" for name, e in noise.items() if e["warning"]
-        ],
+        "warnings": warnings,
     }
 
 
