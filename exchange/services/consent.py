@@ -9,6 +9,7 @@ releases already leased stay as they were (they are what their receipts prove)."
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
 import numpy as np
@@ -26,31 +27,49 @@ from exchange.services import subjects
 from exchange.services.ids import new_id
 
 
-def withdraw(
+@dataclass(frozen=True)
+class Withdrawing:
+    """Whose consent is withdrawn, from which datasets: worked out by reading only, so the
+    write that follows is short."""
+
+    person: subjects.Person
+    dataset_ids: list[str]
+
+
+def plan(
     session: Session,
     exchange: Exchange,
     account: Account,
     *,
     ward: str | None,
     dataset_ids: list[str] | None,
+) -> Withdrawing:
+    """The datasets named, each checked to hold the person, or every dataset that does."""
+    person = subjects.person(session, account, ward)
+    if not dataset_ids:
+        found = [d.id for d in with_subjects(session) if holds(exchange, d, person.hash)]
+        return Withdrawing(person, found)
+    for dataset_id in dict.fromkeys(dataset_ids):
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None:
+            raise NotFound(f"dataset {dataset_id} does not exist")
+        if not holds(exchange, dataset, person.hash):
+            raise Conflict(
+                f"dataset {dataset_id} holds no rows of this person", code="not_in_dataset"
+            )
+    return Withdrawing(person, list(dict.fromkeys(dataset_ids)))
+
+
+def withdraw(
+    session: Session,
+    exchange: Exchange,
+    account: Account,
+    withdrawing: Withdrawing,
     reason: str,
 ) -> list[ConsentWithdrawal]:
-    """Withdraw the consent of the account's person (or ward) to the datasets named, or to
-    every dataset that holds them; a dataset already withdrawn from is left as it is."""
-    person = subjects.person(session, account, ward)
-    if dataset_ids:
-        candidates = []
-        for dataset_id in dict.fromkeys(dataset_ids):
-            dataset = session.get(Dataset, dataset_id)
-            if dataset is None:
-                raise NotFound(f"dataset {dataset_id} does not exist")
-            if not holds(exchange, dataset, person.hash):
-                raise Conflict(
-                    f"dataset {dataset_id} holds no rows of this person", code="not_in_dataset"
-                )
-            candidates.append(dataset)
-    else:
-        candidates = [d for d in with_subjects(session) if holds(exchange, d, person.hash)]
+    """Withdraw the person's consent to each dataset planned; one already withdrawn from is
+    left as it is."""
+    person = withdrawing.person
     done = {
         w.dataset_id: w
         for w in session.scalars(
@@ -58,10 +77,13 @@ def withdraw(
         )
     }
     out = []
-    for dataset in candidates:
-        if dataset.id in done:
-            out.append(done[dataset.id])
+    for dataset_id in withdrawing.dataset_ids:
+        if dataset_id in done:
+            out.append(done[dataset_id])
             continue
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None:
+            raise MissingRow("datasets", dataset_id)
         out.append(_withdraw_one(session, exchange, account, dataset, person, reason))
     return out
 

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contracts import dividend, subject_account, subject_pool_account
 from contracts.dividends import PERSON_SEPARATOR, pool_amounts
 from exchange.context import Exchange
 from exchange.db.models import Account, Dataset, DividendPayout, Lease, LedgerEntry, Release
-from exchange.errors import MissingRow
+from exchange.errors import Conflict, MissingRow
 from exchange.services import leases as lease_service
 from exchange.services import releases, subjects
 from exchange.services.lifecycle import effective_status
@@ -71,52 +73,92 @@ def sources(session: Session, pool: str, lease_ids: list[str]) -> list[dict[str,
     return out
 
 
-def run(session: Session, exchange: Exchange, operator: Account) -> list[dict[str, Any]]:
-    """Pay out every lease that is due; one dividend per release."""
-    now = lease_service.now_utc()
-    paid = []
-    for release_id, leases in due(session, now).items():
+@dataclass(frozen=True)
+class Due:
+    """One release's dividend, worked out by reading only."""
+
+    dataset_id: str
+    release_id: str
+    lease_ids: list[str]
+    sources: list[dict[str, Any]]
+    persons: list[str]
+
+
+def plan(session: Session, exchange: Exchange) -> list[Due]:
+    """What is due now: per release, its ended leases, their pool entries and its persons."""
+    out = []
+    for release_id, leases in due(session, lease_service.now_utc()).items():
         release = session.get(Release, release_id)
         dataset = session.get(Dataset, leases[0].dataset_id)
         if release is None or dataset is None:
             raise MissingRow("releases", release_id)
         pool = subject_pool_account(dataset.id)
-        found = sources(session, pool, [lease.id for lease in leases])
-        amounts = pool_amounts(pool, CURRENCY, found)
-        persons = release_persons(exchange, dataset, release)
-        for lease in leases:  # the primary key stops a concurrent run paying one twice
-            session.add(
-                DividendPayout(
-                    lease_id=lease.id, release_id=release.id, pool_minor=amounts.get(lease.id, 0)
-                )
+        lease_ids = [lease.id for lease in leases]
+        out.append(
+            Due(
+                dataset_id=dataset.id,
+                release_id=release.id,
+                lease_ids=lease_ids,
+                sources=sources(session, pool, lease_ids),
+                persons=release_persons(exchange, dataset, release),
             )
-        session.flush()
+        )
+    return out
+
+
+def pay(
+    session: Session, exchange: Exchange, operator: Account, planned: list[Due]
+) -> list[dict[str, Any]]:
+    """Pay each planned dividend; a lease is paid out once (a concurrent run gets 409)."""
+    now = lease_service.now_utc()
+    paid = []
+    for item in planned:
+        pool = subject_pool_account(item.dataset_id)
+        amounts = pool_amounts(pool, CURRENCY, item.sources)
+        try:
+            with session.begin_nested():
+                session.add_all(
+                    DividendPayout(
+                        lease_id=lease_id,
+                        release_id=item.release_id,
+                        pool_minor=amounts.get(lease_id, 0),
+                    )
+                    for lease_id in item.lease_ids
+                )
+                session.flush()
+        except IntegrityError:
+            raise Conflict(
+                f"the leases of release {item.release_id} are being paid out by another "
+                "dividend run",
+                code="dividend_running",
+            ) from None
         total = sum(amounts.values())
-        if total <= 0 or not persons:  # nothing to pay, or no one to pay it to: kept
+        if total <= 0 or not item.persons:  # nothing to pay, or no one to pay it to: kept
             continue
-        index = exchange.log.post(session, dividend(pool, release.id, persons, found, time=now))
-        for lease in leases:
-            payout = session.get(DividendPayout, lease.id)
+        tx = dividend(pool, item.release_id, item.persons, item.sources, time=now)
+        index = exchange.log.post(session, tx)
+        for lease_id in item.lease_ids:
+            payout = session.get(DividendPayout, lease_id)
             if payout is not None:
                 payout.ledger_index = index
         exchange.log.record(
             session,
             "dividend_paid",
             actor=operator.id,
-            dataset=dataset.id,
-            release=release.id,
+            dataset=item.dataset_id,
+            release=item.release_id,
             entry=index,
-            leases=len(leases),
-            persons=len(persons),
+            leases=len(item.lease_ids),
+            persons=len(item.persons),
             amount_minor=total,
         )
         paid.append(
             {
-                "dataset_id": dataset.id,
-                "release_id": release.id,
+                "dataset_id": item.dataset_id,
+                "release_id": item.release_id,
                 "ledger_index": index,
-                "leases": len(leases),
-                "persons": len(persons),
+                "leases": len(item.lease_ids),
+                "persons": len(item.persons),
                 "amount_minor": total,
             }
         )

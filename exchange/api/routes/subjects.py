@@ -212,29 +212,27 @@ def own_records(
     responses=role_errors(404, (409, "a dataset named holds no rows of the person"), 422),
 )
 def withdraw(
-    body: WithdrawalCreate, session: SessionDep, account: SubjectAccount, exchange: ExchangeDep
+    body: WithdrawalCreate, read: ReadSessionDep, account: SubjectAccount, exchange: ExchangeDep
 ) -> list[WithdrawalPublic]:
     """**Who:** data subjects, and guardians for a ward. Every later release of each dataset
     leaves the person's rows out; leases of earlier releases carry a notice. Each withdrawal
     is logged."""
-    done = consent.withdraw(
-        session,
-        exchange,
-        account,
-        ward=body.ward,
-        dataset_ids=body.dataset_ids,
-        reason=body.reason,
+    withdrawing = consent.plan(
+        read, exchange, account, ward=body.ward, dataset_ids=body.dataset_ids
     )
-    session.commit()
-    return [
-        WithdrawalPublic(
-            id=w.id,
-            dataset_id=w.dataset_id,
-            consent_version=w.consent_version,
-            created_at=w.created_at,
-        )
-        for w in done
-    ]
+    # The rows were matched by reading only; the write below is short.
+    with exchange.sessions() as session:
+        done = consent.withdraw(session, exchange, account, withdrawing, body.reason)
+        session.commit()
+        return [
+            WithdrawalPublic(
+                id=w.id,
+                dataset_id=w.dataset_id,
+                consent_version=w.consent_version,
+                created_at=w.created_at,
+            )
+            for w in done
+        ]
 
 
 @router.post(
@@ -245,14 +243,16 @@ def withdraw(
     responses=role_errors(),
 )
 def pay_dividends(
-    session: SessionDep, operator: OperatorAccount, exchange: ExchangeDep
+    read: ReadSessionDep, operator: OperatorAccount, exchange: ExchangeDep
 ) -> list[DividendPaid]:
     """**Who:** operators. Every paid lease that has ended (expired, or revoked and
     refunded) and is not paid out yet: its subject-pool share is split exactly among the
     persons of its release, one dividend transaction per release, which the offline
     verifier recomputes. An empty list when nothing is due."""
-    paid = dividends.run(session, exchange, operator)
-    session.commit()
+    planned = dividends.plan(read, exchange)  # the releases' persons, by reading only
+    with exchange.sessions() as session:
+        paid = dividends.pay(session, exchange, operator, planned)
+        session.commit()
     return [DividendPaid(**p) for p in paid]
 
 
