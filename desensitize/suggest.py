@@ -31,6 +31,7 @@ from desensitize.combos import COUNT
 from desensitize.engine import L_VALUE, UNIT, Desensitizer
 from desensitize.errors import DesensitizeError
 from desensitize.keys import Keyring
+from desensitize.lattice import measure
 from desensitize.policy import Policy
 from desensitize.profile import Profile
 
@@ -138,15 +139,27 @@ class _Planner:
             return None
         counts, fits = self.survey
         with Desensitizer(Policy.from_dict(self._planned(policy)), self.keys) as engine:
-            engine.use_survey(_merged(counts, engine.qi_names), fits)
+            merged = _merged(counts, engine.qi_names)
+            engine.use_survey(merged, fits)
             try:
                 engine.prepare()
             except DesensitizeError:
                 return None
             plan = engine.plan
-        if plan is None:  # nothing to protect: every column as the rules give it
-            return {"k": self.k, "levels": {}, "rows_suppressed": 0, "rows": 0}
-        return {**plan.to_dict(), "rows": plan.rows}
+            if plan is None or merged is None:  # nothing to protect: columns as the rules give
+                return {"k": self.k, "levels": {}, "rows_suppressed": 0, "rows": 0}
+            # Every quality model's figure for the chosen levels, as the search scores them.
+            measures = measure(
+                merged,
+                engine.qis,
+                [plan.levels[qi.name] for qi in engine.qis],
+                k=engine.k,
+                l_column=L_VALUE if engine.l_column else None,
+                l=engine.l,
+                unit_column=UNIT if engine.unit else None,
+                linked=engine.linked,
+            )
+        return {**plan.to_dict(), "rows": plan.rows, "measures": measures}
 
 
 def _merged(counts: pa.Table | None, columns: list[str]) -> pa.Table | None:
@@ -194,4 +207,6 @@ def _utility(plan: dict | None, sampled: int, rows: int, k: int) -> dict[str, An
         "quality": plan.get("quality"),
         "cost": plan.get("cost"),
         "information_loss": plan.get("information_loss"),
+        # loss, entropy, discernibility and average class size of the chosen levels
+        "measures": plan.get("measures", {}),
     }

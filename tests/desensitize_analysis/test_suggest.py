@@ -49,6 +49,9 @@ def test_the_suggested_policy_keeps_birth_year_district_and_gender_at_the_finest
     assert utility["levels"] == {n: v["generalization"] for n, v in levels.items()}
     assert 0 <= utility["suppressed_share"] <= 0.05
     assert utility["quality"] == "loss" and 0 <= utility["cost"] < 0.05
+    measures = utility["measures"]
+    assert set(measures) == {"loss", "entropy", "discernibility", "aecs"}
+    assert measures["loss"] == pytest.approx(utility["cost"]) and measures["aecs"] >= 5
 
 
 def test_a_column_is_left_out_only_when_it_holds_the_core_columns_back(
