@@ -297,18 +297,27 @@ def _scan_blocks(path: str | os.PathLike[str], offset: int) -> ScanResult:
     """Scan the file in blocks of whole lines, one after the other."""
     total = ScanResult(tree=MerkleTree())
     first = 0
+    rest = b""
     with open(path, "rb") as file:
         file.seek(offset)
-        rest = b""
-        while block := file.read(_BLOCK):
-            data = rest + block
+        while True:
+            # Read into the block itself, and cut it down in place: a block is allocated
+            # once, not copied to join the line left over or to cut one off.
+            data = bytearray(len(rest) + _BLOCK)
+            data[: len(rest)] = rest
+            with memoryview(data) as view:
+                size = file.readinto(view[len(rest) :])
+            if not size:
+                break
+            del data[len(rest) + size :]
             cut = data.rfind(b"\n") + 1
-            data, rest = data[:cut], data[cut:]
+            rest = bytes(data[cut:])
+            del data[cut:]
             if data:
                 total.merge(_scan_data(data, first))
                 first += data.count(b"\n")
-        if rest:
-            total.merge(_scan_data(rest, first))
+    if rest:
+        total.merge(_scan_data(rest, first))
     return total
 
 
@@ -353,9 +362,10 @@ def _line_ranges(
 
 
 def _scan_range(path: str | os.PathLike[str], begin: int, end: int, first: int) -> ScanResult:
+    data = bytearray(end - begin)
     with open(path, "rb") as file:
         file.seek(begin)
-        data = file.read(end - begin)
+        del data[file.readinto(data) :]
     result = _scan_data(data, first)
     result.lines = data.count(b"\n") + (not data.endswith(b"\n"))
     # The subtrees of this range are hashed here, in parallel, not in the parent.
@@ -364,7 +374,7 @@ def _scan_range(path: str | os.PathLike[str], begin: int, end: int, first: int) 
     return result
 
 
-def _scan_data(data: bytes, first: int) -> ScanResult:
+def _scan_data(data: bytes | bytearray, first: int) -> ScanResult:
     """Scan whole lines of an export numbered from ``first``."""
     # The scan makes many small objects and no cycles: the collector's passes over them
     # (and over the rest of the heap) would only cost time.
@@ -377,19 +387,19 @@ def _scan_data(data: bytes, first: int) -> ScanResult:
             gc.enable()
 
 
-def _scan_whole_lines(data: bytes, first: int) -> ScanResult:
+def _scan_whole_lines(data: bytes | bytearray, first: int) -> ScanResult:
     try:
         if not data.isascii():  # ASCII is UTF-8, and much faster to tell
             data.decode("utf-8")  # records are not decoded one by one: check them all at once
     except UnicodeDecodeError as exc:
-        result = scan_lines(_lines(data), first)
+        result = scan_lines(_lines(bytes(data)), first)
         seq = first + data.count(b"\n", 0, exc.start)
         if result.failure is None or seq < result.failure[0]:
             result.failure = (seq, f"entry {seq}: the line is not UTF-8 ({exc.reason})")
         return result
     plain = _scan_plain(data, first)
     # Anything unusual goes to the line-by-line scan, which names it exactly.
-    return plain if plain is not None else scan_lines(_lines(data), first)
+    return plain if plain is not None else scan_lines(_lines(bytes(data)), first)
 
 
 def _lines(data: bytes) -> list[bytes]:
@@ -416,14 +426,87 @@ _TRANSACTION_LINE = b"transaction"
 class _Leaves:
     """The leaves of a block's lines, cut out of it when asked for."""
 
-    def __init__(self, data: bytes, starts: Any, ends: Any) -> None:
+    def __init__(self, data: bytes | bytearray, starts: Any, ends: Any) -> None:
         self.data, self.starts, self.ends = data, starts.tolist(), ends.tolist()
 
     def __getitem__(self, index: int) -> bytes:
-        return self.data[self.starts[index] : self.ends[index]]
+        return bytes(self.data[self.starts[index] : self.ends[index]])
+
+    def many(self, indexes: list[int]) -> list[bytes]:
+        data, starts, ends = self.data, self.starts, self.ends
+        return [data[starts[index] : ends[index]] for index in indexes]  # type: ignore[misc]
 
 
-def _scan_plain(data: bytes, first: int) -> ScanResult | None:
+def _hash_in_layout(
+    data: bytes | bytearray, first: int, starts: Any, ends: Any, leaf_starts: Any
+) -> tuple[bytearray, Any] | None:
+    """The leaf hashes of a block's lines, each line checked to have the export layout and
+    its claimed hash, and whether each leaf starts as a record must (``{"``); None when a
+    line does not. ``leaf_starts`` is filled in with where each leaf begins."""
+    count = len(ends)
+    # Each leaf's hash input, 0x00 and the leaf, stands in the block once the byte before
+    # the leaf (the ':' of '"entry":') is set to 0x00, put back once all are hashed: no
+    # leaf is copied. A block given as bytes is copied once for that.
+    prefixed = data if isinstance(data, bytearray) else bytearray(data)
+    bytes_of = np.frombuffer(prefixed, np.uint8)
+    hashes = bytearray()
+    plain = []
+    low = zeroed = 0
+    try:
+        with memoryview(prefixed) as view:
+            while low < count:  # lines whose seq has as many digits share one layout
+                digits = len(str(first + low))
+                high = min(count, 10**digits - first)
+                width = 7 + digits + 14  # '{"seq":' N ',"leaf_hash":"'
+                at = width + 74
+                begin, end = starts[low:high], ends[low:high] - 1  # end: the line's last '}'
+                if (end - begin < at + 2).any():
+                    return None
+                # Each line up to its leaf's first two bytes, as a row of a matrix.
+                heads = np.frombuffer(
+                    b"".join(
+                        [
+                            data[line:stop]
+                            for line, stop in zip(
+                                begin.tolist(), (begin + at + 2).tolist(), strict=True
+                            )
+                        ]
+                    ),
+                    np.uint8,
+                ).reshape(high - low, at + 2)
+                layout = np.frombuffer(
+                    b'{"seq":' + b"0" * digits + b',"leaf_hash":"' + b"0" * 64 + _ENTRY, np.uint8
+                )
+                fixed = np.ones(at, bool)
+                fixed[7 : 7 + digits] = fixed[width : width + 64] = False
+                if not (heads[:, :at][:, fixed] == layout[fixed]).all():
+                    return None
+                seqs = np.arange(first + low, first + high, dtype=np.int64)
+                for place in range(digits):
+                    digit = 48 + seqs // 10 ** (digits - 1 - place) % 10
+                    if not (heads[:, 7 + place] == digit).all():
+                        return None
+                leaf_starts[low:high] = begin + at
+                bytes_of[begin + at - 1] = 0
+                zeroed = high
+                block = b"".join(
+                    [
+                        sha256(view[leaf:stop]).digest()
+                        for leaf, stop in zip((begin + at - 1).tolist(), end.tolist(), strict=True)
+                    ]
+                )
+                claimed = np.frombuffer(block.hex().encode("ascii"), np.uint8).reshape(-1, 64)
+                if not np.array_equal(heads[:, width : width + 64], claimed):
+                    return None
+                plain.append((heads[:, at] == ord("{")) & (heads[:, at + 1] == ord('"')))
+                hashes += block
+                low = high
+    finally:
+        bytes_of[leaf_starts[:zeroed] - 1] = ord(":")
+    return hashes, np.concatenate(plain)
+
+
+def _scan_plain(data: bytes | bytearray, first: int) -> ScanResult | None:
     """:func:`scan_lines` for a block in which every line has the export layout, its claimed
     hash and a plain record or transaction type at its end, with the layout and the hashes
     compared for all lines at once; None when any of that does not hold.
@@ -433,7 +516,7 @@ def _scan_plain(data: bytes, first: int) -> ScanResult | None:
     if not data or b"\r" in data or b"\n\n" in data or data[:1] == b"\n":
         return None
     if not data.endswith(b"\n"):
-        data += b"\n"
+        data = bytes(data) + b"\n"
     kinds = _TYPE_AT_END.findall(data)
     ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
     count = len(ends)
@@ -442,55 +525,14 @@ def _scan_plain(data: bytes, first: int) -> ScanResult | None:
     starts = np.zeros(count, np.int64)
     starts[1:] = ends[:-1] + 1
     leaf_starts = np.zeros(count, np.int64)
-    # Each leaf's hash input, 0x00 and the leaf, stands in a copy of the block where the
-    # byte before the leaf (the ':' of '"entry":') is set to 0x00: no leaf is copied.
-    prefixed = bytearray(data)
-    view = memoryview(prefixed)
-    hashes = bytearray()
-    plain = []  # whether each leaf starts as a record must: '{"'
-    low = 0
-    while low < count:  # lines whose seq has the same number of digits share one layout
-        digits = len(str(first + low))
-        high = min(count, 10**digits - first)
-        width = 7 + digits + 14  # '{"seq":' N ',"leaf_hash":"'
-        at = width + 74
-        begin, end = starts[low:high], ends[low:high] - 1  # end: the line's last '}'
-        if (end - begin < at + 2).any():
-            return None
-        # Each line up to its leaf's first two bytes, as a row of a matrix.
-        heads = np.frombuffer(
-            b"".join([data[line : line + at + 2] for line in begin.tolist()]), np.uint8
-        ).reshape(high - low, at + 2)
-        layout = np.frombuffer(
-            b'{"seq":' + b"0" * digits + b',"leaf_hash":"' + b"0" * 64 + _ENTRY, np.uint8
-        )
-        fixed = np.ones(at, bool)
-        fixed[7 : 7 + digits] = fixed[width : width + 64] = False
-        if not (heads[:, :at][:, fixed] == layout[fixed]).all():
-            return None
-        seqs = np.arange(first + low, first + high, dtype=np.int64)
-        for place in range(digits):
-            if not (heads[:, 7 + place] == 48 + seqs // 10 ** (digits - 1 - place) % 10).all():
-                return None
-        leaf_starts[low:high] = begin + at
-        np.frombuffer(prefixed, np.uint8)[begin + at - 1] = 0
-        block = b"".join(
-            [
-                sha256(view[leaf - 1 : stop]).digest()
-                for leaf, stop in zip((begin + at).tolist(), end.tolist(), strict=True)
-            ]
-        )
-        claimed = np.frombuffer(block.hex().encode("ascii"), np.uint8).reshape(-1, 64)
-        if not np.array_equal(heads[:, width : width + 64], claimed):
-            return None
-        plain.append((heads[:, at] == ord("{")) & (heads[:, at + 1] == ord('"')))
-        hashes += block
-        low = high
-    view.release()
+    hashed = _hash_in_layout(data, first, starts, ends, leaf_starts)
+    if hashed is None:
+        return None
+    hashes, plain = hashed
     # The record test of scan_lines: lines it does not pass are parsed, like transactions.
     picked = [
         np.flatnonzero(np.array(kinds) == _TRANSACTION_LINE),
-        np.flatnonzero(~np.concatenate(plain)),
+        np.flatnonzero(~plain),
     ]
     found = [np.array([m.start() for m in _FLOAT_AT.finditer(data.translate(_CLASSES))], np.int64)]
     if b"\\" in data:
@@ -542,7 +584,7 @@ def _check_entries(
     in the ledger's own form in bulk (arrays of postings, splits per set of shares), the
     rest and any that fail one by one by :func:`_entry_problem`, for its exact message."""
     plain = [index for index in indexes if index not in parsed]
-    bulk = _bulk_transactions([leaves[index] for index in plain])
+    bulk = _bulk_transactions(leaves.many(plain))
     entries = np.array(plain, np.int64) + first
     if bulk is not None and len(plain) == len(indexes) and bulk.ok.all():
         # Every one passes unless an id repeats, in the block or before it.
@@ -661,7 +703,8 @@ def _bulk_transactions(leaves: list[bytes]) -> _Bulk | None:
     # lengths add up to it: nothing else stands between them.
     covered = _POSTING_TEXT * len(postings) + sum(map(len, accounts))
     covered += sum(map(len, amounts_text)) + sum(map(len, ends))
-    if covered != len(bodies):
+    # A line ending in a comma ends with the last: it must not take that comma as its own.
+    if covered != len(bodies) or ends[-1]:
         return None
     # One currency, and few enough amounts below 10**12 that int64 sums cannot overflow.
     currency = currencies[0]

@@ -110,6 +110,7 @@ BAD_LEAVES: dict[str, Callable[[], bytes]] = {
     "a record with a float": lambda: b'{"rows":1.5,"type":"access"}',
     "a record with digits in a string": lambda: b'{"note":"x:1.5","type":"access"}',
     "a record not an object": lambda: b'["type","access"]',
+    "a trailing comma in postings": lambda: payment("acme", 10, time=T0, lease_id="L0").leaf().replace(b'}],"time"', b'},],"time"'),
     "a transaction with no lease": lambda: payment("acme", 10, time=T0, lease_id="L0").leaf().replace(b'"lease_id":"L0"', b'"lease_id":""'),
 }  # fmt: skip
 TAKEN = {
