@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from contracts.errors import ContractError
 from desensitize.dp import QueryError
@@ -86,6 +87,20 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 _UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's 400 for a body not JSON
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route of the app takes on the request's path (asked of each route
+    through `matches`, which included routers answer too)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ExchangeError)
     async def _exchange(_: Request, exc: ExchangeError) -> JSONResponse:
@@ -119,12 +134,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_body(422, "invalid", f"{where}: {first['msg']}", details=details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == _UNPARSED_BODY:
             # A body that is not JSON fails validation like any other bad body: one status
             # for "the request is wrong", as the API reference documents.
             return error_body(422, "invalid", "body: the request body is not valid JSON")
-        return error_body(exc.status_code, "http", str(exc.detail), headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path only; a path
+            # served by several routes (GET and POST /v1/accounts) takes them all.
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
+        return error_body(exc.status_code, "http", str(exc.detail), headers=headers)
 
     # Saturation is not a fault: no database slot or pooled connection came free in time,
     # or the SQLite write lock stayed taken past its busy timeout. Nothing was applied, so

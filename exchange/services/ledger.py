@@ -163,6 +163,7 @@ class LogService:
     def consistency(self, old_size: int, new_size: int | None = None) -> dict[str, Any]:
         ledger = self.ledger()
         new_size = self._resolve(new_size, ledger.size)
+        self._resolve(old_size, ledger.size)
         if not 0 < old_size <= new_size:
             raise Invalid(f"old size must be between 1 and {new_size}")
         proof = ledger.consistency_proof(old_size, new_size)
@@ -213,5 +214,6 @@ class LogService:
         if size is None:
             return available
         if not 0 <= size <= available:
-            raise Invalid(f"size must be between 0 and {available}")
+            # Not yet, rather than wrong: a tree of that size may exist later.
+            raise NotFound(f"the log holds {available} entries: no tree of size {size}")
         return size

@@ -252,3 +252,18 @@ def test_the_openapi_schema_states_the_share_limits_and_the_start_format(world):
     assert "366 days" in schema_of(openapi, "LeaseCreate")["starts_at"]["description"]
     delta = schema_of(openapi, "QueryCreate")["delta"]
     assert delta["exclusiveMinimum"] == 0 and delta["maximum"] == 1e-6
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/audit/proofs/inclusion?index=7790",
+        "/v1/audit/proofs/inclusion?index=0&size=7790",
+        "/v1/audit/proofs/consistency?old_size=7790",
+        "/v1/audit/proofs/consistency?old_size=1&new_size=7790",
+    ],
+)
+def test_a_proof_past_the_end_of_the_log_is_a_404_not_yet(world, url):
+    answer = world.call("auditor", "GET", url)
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"]["code"] == "not_found"

@@ -161,3 +161,9 @@ def test_a_body_that_is_not_json_is_a_422_like_any_invalid_body(world):
         "code": "invalid",
         "message": "body: the request body is not valid JSON",
     }
+
+
+def test_a_405_names_every_method_the_path_takes(world):
+    answer = world.call("operator", "DELETE", "/v1/accounts")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET, POST"

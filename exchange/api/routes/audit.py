@@ -100,7 +100,11 @@ def entries(
     response_model=InclusionProof,
     summary="Proof that an entry is in the log",
     responses=role_errors(
-        (422, "index or size out of range (size defaults to the current log size)")
+        (
+            404,
+            "no entry `index` in a tree of `size` entries, or no tree of that size yet "
+            "(size defaults to the current log size)",
+        )
     ),
 )
 def inclusion(
@@ -118,7 +122,10 @@ def inclusion(
     "/audit/proofs/consistency",
     response_model=ConsistencyProof,
     summary="Proof that an older log is a prefix of the current one",
-    responses=role_errors((422, "old_size or new_size out of range")),
+    responses=role_errors(
+        (404, "no tree of old_size or new_size entries yet"),
+        (422, "old_size larger than new_size"),
+    ),
 )
 def consistency(
     _: AuditorAccount,
