@@ -229,12 +229,17 @@ class FlowColumns:
         currency, and per lease and currency what is held and what may still be refunded,
         never fall below zero. False also when int64 running sums might overflow."""
         count = len(self.entries)
+        if not count:
+            return True
         largest = max([int(np.abs(self.moves).max(initial=0)), int(self.credits.max(initial=0))])
         if largest * (count + 1) >= _LIMIT:
             return False
         order = np.argsort(self.entries, kind="stable")
         kinds, moves, credits = self.kinds[order], self.moves[order], self.credits[order]
-        currency = _codes(self.currencies)[order]
+        if self.currencies.count(self.currencies[0]) == count:  # one currency, as a rule
+            currency = np.zeros(count, np.int64)
+        else:
+            currency = _codes(self.currencies)[order]
         key = _codes(self.leases)[order] * (int(currency.max(initial=0)) + 1) + currency
         paid = np.where((kinds == PAYMENT) & (moves > 0), moves, 0)
         taken = np.where(((kinds == SPLIT) | (kinds == REFUND)) & (moves < 0), moves, 0)

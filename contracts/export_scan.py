@@ -69,7 +69,7 @@ class ScanResult:
     # leaves numbered from ``start``.
     levels: list[bytes] | None = None
     start: int = 0
-    lines: int = 0  # of a worker's range, blank ones included
+    lines: int = 0  # of a block or a worker's range, blank ones included
 
     def merge(self, later: ScanResult) -> None:
         """Append the result of the chunk that follows this one."""
@@ -314,8 +314,9 @@ def _scan_blocks(path: str | os.PathLike[str], offset: int) -> ScanResult:
             rest = bytes(data[cut:])
             del data[cut:]
             if data:
-                total.merge(_scan_data(data, first))
-                first += data.count(b"\n")
+                scanned = _scan_data(data, first)
+                total.merge(scanned)
+                first += scanned.lines
     if rest:
         total.merge(_scan_data(rest, first))
     return total
@@ -367,7 +368,6 @@ def _scan_range(path: str | os.PathLike[str], begin: int, end: int, first: int) 
         file.seek(begin)
         del data[file.readinto(data) :]
     result = _scan_data(data, first)
-    result.lines = data.count(b"\n") + (not data.endswith(b"\n"))
     # The subtrees of this range are hashed here, in parallel, not in the parent.
     result.levels, result.start = subtree_levels(result.hashes, first), first
     result.hashes = bytearray()
@@ -381,10 +381,13 @@ def _scan_data(data: bytes | bytearray, first: int) -> ScanResult:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _scan_whole_lines(data, first)
+        result = _scan_whole_lines(data, first)
     finally:
         if collecting:
             gc.enable()
+    if not result.lines:  # counted already when every line is an entry
+        result.lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    return result
 
 
 def _scan_whole_lines(data: bytes | bytearray, first: int) -> ScanResult:
@@ -541,7 +544,7 @@ def _scan_plain(data: bytes | bytearray, first: int) -> ScanResult | None:
         found.append(np.array([m.start() for m in re.finditer(_TRANSACTION, data)], np.int64))
     if any(len(where) for where in found):  # to the lines they are in
         picked += [np.searchsorted(starts, where, side="right") - 1 for where in found]
-    result = ScanResult(hashes=hashes, count=count)
+    result = ScanResult(hashes=hashes, count=count, lines=count)
     parsed = set(np.concatenate(picked[1:]).tolist())
     result.failure = _check_entries(
         np.unique(np.concatenate(picked)).tolist(),
