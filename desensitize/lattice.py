@@ -190,6 +190,7 @@ class _BlockKeys:
 
     def __init__(self, levels: list[_Levels], model: _Model) -> None:
         self.levels, self.model = levels, model
+        self.floor = -math.inf  # what `cost` learnt bounds every node above (see optimal)
         self.blocks: list[tuple[list[int], np.ndarray]] = []
         self.usable = bool(levels) and model.lcodes is None and model.ucodes is None
         if not self.usable or not len(model.weights):
@@ -282,8 +283,14 @@ class _BlockKeys:
         if costs is None:
             kept = sizes[~failing].astype(np.float64)
             suppressed = rows - int(kept.sum())
+            every = sizes.astype(np.float64)
+            # No node above this one costs less: classes only merge upward, a row costs
+            # at least its class's size (rows if suppressed), and there are at most as
+            # many classes, plus one of suppressed rows.
             if quality == "discernibility":
+                self.floor = float(np.dot(every, every))
                 return float(np.dot(kept, kept)) + float(suppressed) * rows
+            self.floor = rows / (len(sizes) + 1)
             return rows / max(len(kept) + (1 if suppressed else 0), 1)
         parts = [costs.totals[i][c] for i, c in enumerate(chosen)]
         dropped, weights = keys[failing], sizes[failing].astype(np.float64)
@@ -385,7 +392,9 @@ def optimal(
         nonlocal best
         if node not in cost_of:
             if keys.usable:
+                keys.floor = -math.inf
                 cost_of[node] = keys.cost(levels_of(node), quality, costs)
+                floors[node] = keys.floor
             else:
                 cost_of[node] = node_cost(levels, levels_of(node), model, quality, costs)[1]
         cost = cost_of[node]
@@ -411,6 +420,9 @@ def optimal(
                 lo = mid + 1
         consider(path[hi])  # the lowest passing node of the path: a cost to bound by
 
+    # For discernibility and class size, a node's classes bound every node above it: the
+    # bound a node is queued with is the most its parent knew.
+    floors: dict[tuple[int, ...], float] = {}
     heap = [(bound(first), first)]
     seen = {first}
     while heap:
@@ -426,7 +438,7 @@ def optimal(
         for up in above(node):
             if up not in seen:
                 seen.add(up)
-                heapq.heappush(heap, (bound(up), up))
+                heapq.heappush(heap, (max(bound(up), low, floors.get(node, low)), up))
     if best is None:
         return None
     return Found(levels_of(best[1]), best[0], checked)
