@@ -204,9 +204,11 @@ class _BlockKeys:
         self.radix = [1 << self.shift] * len(levels)
         for i in range(len(levels) - 2, -1, -1):
             self.radix[i] = self.radix[i + 1] * cards[i + 1]
+        # A table is built per test: no larger than the combinations it is gathered for.
+        limit = min(BLOCK_CELLS, max(len(model.weights), 1))
         group: list[int] = []
         for i in range(len(levels)):
-            if group and np.prod([cards[j] for j in group]) * cards[i] > BLOCK_CELLS:
+            if group and np.prod([cards[j] for j in group]) * cards[i] > limit:
                 self._block(group, cards)
                 group = []
             group.append(i)
