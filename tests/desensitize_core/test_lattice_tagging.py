@@ -13,10 +13,11 @@ import pyarrow as pa
 import pytest
 
 from desensitize import Keyring, Policy
-from desensitize import lattice as lattice_module
+from desensitize import class_keys as keys_module
+from desensitize.class_keys import ClassKeys
 from desensitize.engine import Desensitizer
 from desensitize.kanon import COUNT, _estimate, _Levels, _Model, choose_levels
-from desensitize.lattice import QUALITY_MODELS, _BlockKeys, _Costs, node_cost, steps
+from desensitize.lattice import QUALITY_MODELS, _Costs, node_cost, steps
 
 KEYS = Keyring(b"lattice-tagging-test-key-0123456")
 
@@ -44,14 +45,14 @@ def _counts(frame: pd.DataFrame, policy: Policy) -> tuple[pa.Table, Desensitizer
 
 
 @pytest.mark.parametrize(
-    ("cells", "dense"), [(1, 0), (64, 10**9), (lattice_module.BLOCK_CELLS, lattice_module.DENSE)]
+    ("cells", "dense"), [(1, 0), (64, 10**9), (keys_module.BLOCK_CELLS, keys_module.DENSE)]
 )
 def test_block_keys_count_the_violating_rows_the_engine_counts(
     cells: int, dense: int, monkeypatch
 ) -> None:
     """By blocks of every size, by sorting (dense 0) and by a table of classes."""
-    monkeypatch.setattr(lattice_module, "BLOCK_CELLS", cells)
-    monkeypatch.setattr(lattice_module, "DENSE", dense)
+    monkeypatch.setattr(keys_module, "BLOCK_CELLS", cells)
+    monkeypatch.setattr(keys_module, "DENSE", dense)
     for seed in range(12):
         frame = _frame(seed, 400, 4)
         policy = _policy(frame, k=3, limit=0.05)
@@ -59,7 +60,7 @@ def test_block_keys_count_the_violating_rows_the_engine_counts(
         levels = [_Levels.build(qi, counts[qi.name].combine_chunks()) for qi in engine.qis]
         weights = counts[COUNT].to_numpy().astype(np.int64)
         model = _Model(weights, None, None, False, 3, 1)
-        keys = _BlockKeys(levels, model)
+        keys = ClassKeys(levels, model)
         assert keys.usable
         rng = np.random.default_rng(seed)
         for _ in range(10):
@@ -82,13 +83,13 @@ def test_tagging_tests_a_small_part_of_a_large_lattice() -> None:
 
 @pytest.mark.parametrize("dense", [0, 10**9])
 def test_costs_from_class_keys_equal_those_from_class_ids(dense: int, monkeypatch) -> None:
-    monkeypatch.setattr(lattice_module, "DENSE", dense)
+    monkeypatch.setattr(keys_module, "DENSE", dense)
     for seed in range(8):
         frame = _frame(100 + seed, 500, 4)
         counts, engine = _counts(frame, _policy(frame, k=4, limit=0.1))
         levels = [_Levels.build(qi, counts[qi.name].combine_chunks()) for qi in engine.qis]
         model = _Model(counts[COUNT].to_numpy().astype(np.int64), None, None, False, 4, 1)
-        keys = _BlockKeys(levels, model)
+        keys = ClassKeys(levels, model)
         rng = np.random.default_rng(seed)
         for quality in QUALITY_MODELS:
             costs = _Costs(levels, model, quality) if quality in ("loss", "entropy") else None
