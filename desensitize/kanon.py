@@ -329,7 +329,8 @@ class _RoundKeys:
 
 def _as_counted(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _Outcome | None:
     """The outcome without sorting when every column is at a level that tells all its
-    values apart: each combination is then a class of its own (rows model only)."""
+    values apart: each combination (a row of counts over these columns alone) is then a
+    class of its own (rows model only)."""
     if model.lcodes is not None or model.ucodes is not None:
         return None
     if any(lv.cards[at] != len(lv.distinct) for lv, at in zip(levels, chosen, strict=True)):
@@ -474,6 +475,7 @@ def choose_levels(
             f"k={k} is larger than the table ({rows} rows): no {k}-anonymous release exists"
         )
     levels = [_Levels.build(qi, whole(counts[qi.name])) for qi in qis]
+    column_names = counts.column_names
     lcodes = ucodes = unit_values = None
     if l_column is not None:
         codes, values = codes_of(whole(counts[l_column]))
@@ -517,7 +519,9 @@ def choose_levels(
                 )
             )
         chosen = found.chosen
-    outcome = _as_counted(levels, chosen, model) or estimate(chosen)
+    # Rows of the counts are distinct combinations only if they count no other column.
+    counted_alone = set(column_names) == {COUNT, *(qi.name for qi in qis)}
+    outcome = (counted_alone and _as_counted(levels, chosen, model)) or estimate(chosen)
     threads = SEARCH_THREADS if len(model.weights) <= THREADED_COMBINATIONS else 1
     with ThreadPoolExecutor(max_workers=threads) as pool:
         while outcome.violating > budget:

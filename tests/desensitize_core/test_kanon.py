@@ -208,3 +208,39 @@ def test_combination_counts_repack_when_a_column_outgrows_its_bits() -> None:
     want = pd.concat(frames).groupby(["a", "b", "c"]).size().sort_index()
     assert got.to_numpy().tolist() == want.to_numpy().tolist()
     assert got.index.equals(want.index)
+
+
+def test_counts_over_more_columns_than_the_quasi_identifiers_plan_as_merged_ones() -> None:
+    """A counts table may split a combination by another column: the search must not take
+    its rows for distinct classes."""
+    from desensitize.engine import Desensitizer
+    from desensitize.kanon import choose_levels
+
+    policy = Policy.from_dict(
+        {
+            "k": 3,
+            "max_suppression": 0.0,
+            "columns": {
+                "zone": {"class": "quasi_identifier", "rule": "keep"},
+                "gender": {"class": "quasi_identifier", "rule": "keep"},
+            },
+        }
+    )
+    rng = np.random.default_rng(7)
+    split = pa.table(
+        {
+            "zone": rng.choice(["a", "b"], 60),
+            "gender": rng.choice(["f", "m"], 60),
+            "other": rng.choice(["x", "y", "z"], 60),
+            COUNT: np.ones(60, dtype=np.int64),
+        }
+    )
+    merged = split.group_by(["zone", "gender"]).aggregate([(COUNT, "sum")])
+    merged = merged.rename_columns(["zone", "gender", COUNT])
+    with Desensitizer(policy, Keyring(b"k" * 32)) as engine:
+        plans = [
+            choose_levels(table, engine.qis, k=3, max_suppression=0.0, search="greedy")
+            for table in (split, merged)
+        ]
+    assert plans[0].levels == plans[1].levels == {"zone": 0, "gender": 0}
+    assert plans[0].rows_suppressed == plans[1].rows_suppressed == 0
