@@ -40,6 +40,9 @@ class State:
     budget_a: str  # provider's pending budget requests (to approve, to reject)
     budget_b: str
     job: str  # the job making the paid lease's extract, started by the buyer
+    other: str  # another dataset of the provider's, with an offer
+    right: str  # an entry of the dataset's rights register (to revoke)
+    subject: str  # a data subject's account (to link a ward to)
 
 
 def build_state(world: World, frame: pd.DataFrame) -> State:
@@ -48,6 +51,27 @@ def build_state(world: World, frame: pd.DataFrame) -> State:
     assert spare.status_code == 201, spare.text
     important, important_offer = publish(world, frame, grade="important", epsilon_cap=50.0)
     other, _ = publish(world, frame, epsilon_cap=50.0)
+    rights = [
+        world.call(
+            "provider",
+            "POST",
+            f"/v1/datasets/{dataset}/rights",
+            json={"right": right, "holder": holder, "evidence": "SZ-DR-1"},
+        )
+        for right, holder in [
+            ("holding", "provider"),
+            ("processing", "party:futian-dc"),
+            ("operation", "party:futian-dc"),
+        ]
+    ]
+    assert all(r.status_code == 201 for r in rights), [r.text for r in rights]
+    subject = world.call(
+        "operator",
+        "POST",
+        "/v1/subjects",
+        json={"name": "p", "identifier": str(frame["resident_id"].iloc[0]), "evidence": "RN"},
+    )
+    assert subject.status_code == 201, subject.text
     budget = [
         world.call(
             "provider",
@@ -68,6 +92,9 @@ def build_state(world: World, frame: pd.DataFrame) -> State:
     assert started.status_code == 202, started.text
     return State(
         job=started.json()["id"],
+        other=other,
+        right=rights[2].json()["id"],
+        subject=subject.json()["id"],
         spare_account=spare_account.json()["id"],
         spare_key=spare_account.json()["api_key"],
         dataset=dataset,
@@ -108,6 +135,9 @@ JOB_VIEWERS = {"buyer": OK, "operator": OK} | {
 }
 
 
+_RIGHT = {"json": {"right": "operation", "holder": "provider", "evidence": "SZ-DR-2"}}
+_PERSON = {"json": {"name": "q", "identifier": "110101190001011237", "evidence": "RN-2"}}
+_WARD = {"json": {"identifier": "S0000001", "label": "child", "evidence": "register"}}
 _REVIEW = {"json": {"approve": True, "reason": "checked"}}
 _OBJECTION = {"json": {"text": "an objection"}}
 _DECISION = {"json": {"uphold": False, "reason": "checked"}}
@@ -159,6 +189,13 @@ def table(s: State, frame: pd.DataFrame) -> list[tuple[str, str, str, dict[str, 
         ("extract csv", "GET", f"{lease_url}/extract?format=csv", {}, BUYER_OWN),
         ("extract parquet", "GET", f"{lease_url}/extract?format=parquet", {}, BUYER_OWN),
         ("job", "GET", f"/v1/jobs/{s.job}", {}, JOB_VIEWERS),
+        ("rights", "GET", f"/v1/datasets/{s.dataset}/rights", {}, ANY_ACCOUNT),
+        ("offer list", "GET", "/v1/offers", {}, {"provider": OK, "provider2": OK, **AUDIT}),
+        ("objections", "GET", "/v1/objections", {}, AUDIT),
+        # Only data subjects, and there is none among the roles here.
+        ("my data", "GET", "/v1/subjects/me", {}, {}),
+        ("my records", "GET", f"/v1/subjects/me/records/{s.dataset}", {}, {}),
+        ("my dividends", "GET", "/v1/subjects/me/dividends", {}, {}),
         # writes
         (
             "create account",
@@ -212,6 +249,38 @@ def table(s: State, frame: pd.DataFrame) -> list[tuple[str, str, str, dict[str, 
             {"operator": OK},
         ),
         ("withdraw", "POST", f"/v1/offers/{s.spare_offer}/withdraw", {}, {"provider": OK}),
+        (
+            "register right",
+            "POST",
+            f"/v1/datasets/{s.dataset}/rights",
+            _RIGHT,
+            {"provider": OK, "operator": OK},
+        ),
+        (
+            "revoke right",
+            "POST",
+            f"/v1/datasets/{s.dataset}/rights/{s.right}/revoke",
+            {"json": {"reason": "ended"}},
+            {"provider": OK, "operator": OK},
+        ),
+        (
+            "subject column",
+            "PUT",
+            f"/v1/datasets/{s.other}/subject-column",
+            {"json": {"column": "resident_id"}},
+            {"provider": OK},
+        ),
+        (
+            "minors",
+            "PUT",
+            f"/v1/datasets/{s.other}/minors",
+            {"json": {"basis": None}},
+            {"provider": OK},
+        ),
+        ("register subject", "POST", "/v1/subjects", _PERSON, {"operator": OK}),
+        ("link ward", "POST", f"/v1/subjects/{s.subject}/wards", _WARD, {"operator": OK}),
+        ("withdraw consent", "POST", "/v1/subjects/me/withdrawals", {"json": {}}, {}),
+        ("dividends", "POST", "/v1/dividends", {}, {"operator": OK}),
         (
             "quote",
             "POST",
