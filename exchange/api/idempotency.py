@@ -3,8 +3,8 @@
 As in the IETF ``Idempotency-Key`` header draft and Stripe's API:
 
 - A key is scoped to the caller's API key (two callers cannot collide) and bound to a
-  fingerprint of the request: method, path, query string, the caller and a SHA-256 of
-  the body bytes. The first request with a key claims it (a unique row), runs, and its
+  fingerprint of the request: method, path, query string, the caller and an HMAC-SHA256
+  of the body bytes under a key derived from the master key. The first request with a key claims it (a unique row), runs, and its
   response is stored under that fingerprint.
 - A retry with the same key and the same fingerprint replays the stored response
   (``Idempotent-Replay: true``) without running again.
@@ -27,6 +27,7 @@ Bodies are hashed as they stream through, so memory stays bounded whatever their
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 from typing import Any
@@ -52,6 +53,7 @@ SECRET_ROUTES = [
     ("POST", re.compile(r"/v1/subjects/?")),
 ]
 SECRET_MARKER = "secret_withheld"
+BODY_KEY_LABEL = "idempotency-body"  # the master key's derived key for body fingerprints
 # A response may finish before the app read its whole body; reading the rest to finish the
 # fingerprint stops after this many bytes past the upload limit (the key is then released).
 DRAIN_SLACK = 1 << 20
@@ -80,11 +82,13 @@ def carries_secret(method: str, path: str) -> bool:
 
 
 class _BodyHash:
-    """Hashes the request body as the app (or a final drain) reads it."""
+    """Hashes the request body as the app (or a final drain) reads it, under a key: a body
+    may hold a resident ID number (registering a data subject), and an unkeyed hash of a
+    number with so few possible values could be reversed by trying them all."""
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, receive: Receive, key: bytes) -> None:
         self._receive = receive
-        self.digest = hashlib.sha256()
+        self.digest = hmac.new(key, digestmod=hashlib.sha256)
         self.size = 0
         self.complete = False
         self.disconnected = False
@@ -113,9 +117,9 @@ class _BodyHash:
         return self.digest.hexdigest()
 
 
-def fingerprint(scope: Scope, owner: str, body_sha256: str) -> str:
+def fingerprint(scope: Scope, owner: str, body_mac: str) -> str:
     query = scope.get("query_string", b"").decode("latin-1")
-    line = f"{scope['method']} {scope['path']}?{query}\n{owner}\n{body_sha256}"
+    line = f"{scope['method']} {scope['path']}?{query}\n{owner}\n{body_mac}"
     return hashlib.sha256(line.encode()).hexdigest()
 
 
@@ -145,7 +149,7 @@ class IdempotencyMiddleware:
             return
         exchange = scope["app"].state.exchange
         owner = hash_key(auth.partition(" ")[2].strip()) if auth else "anonymous"
-        body = _BodyHash(receive)
+        body = _BodyHash(receive, exchange.master.derive(BODY_KEY_LABEL))
         drain_limit = exchange.settings.max_upload_bytes + DRAIN_SLACK
         claimed = await anyio.to_thread.run_sync(self._claim, exchange, owner, key)
         if claimed is None:  # known key: compare the whole body before answering

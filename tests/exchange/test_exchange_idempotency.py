@@ -167,3 +167,30 @@ def test_a_405_names_every_method_the_path_takes(world):
     answer = world.call("operator", "DELETE", "/v1/accounts")
     assert answer.status_code == 405
     assert answer.headers["allow"] == "GET, POST"
+
+
+def test_a_body_with_an_id_number_leaves_no_unkeyed_hash_of_it(world):
+    """Registering a data subject sends a resident ID number: the stored fingerprint must
+    not let anyone holding the database test guessed numbers against it."""
+    import hashlib
+    import json
+
+    from exchange.api.idempotency import fingerprint, hash_key
+
+    body = {"name": "q", "identifier": "110101190001011237", "evidence": "RN-2"}
+    raw = json.dumps(body).encode()
+    answer = world.call(
+        "operator",
+        "POST",
+        "/v1/subjects",
+        content=raw,
+        headers={"Content-Type": "application/json", "Idempotency-Key": "register-q"},
+    )
+    assert answer.status_code == 201, answer.text
+    scope = {"method": "POST", "path": "/v1/subjects", "query_string": b""}
+    guess = fingerprint(scope, hash_key(world.keys["operator"]), hashlib.sha256(raw).hexdigest())
+    with world.exchange.sessions() as session:
+        stored = session.scalars(select(IdempotencyRecord.fingerprint)).all()
+    assert stored and guess not in stored
+    assert not database_rows_containing(world, hashlib.sha256(raw).hexdigest())
+    assert not database_rows_containing(world, "110101190001011237")
