@@ -663,9 +663,16 @@ def pieces_of(
     # pieces would look each piece up against all values seen before.
     engine.survey(table, 0, keep_bases=True)
     engine.prepare()
-    started = [(piece, engine.start(piece, offset)) for offset, piece in pieces or [(0, table)]]
-    for piece, batch in started:
-        yield (piece, *engine.complete(batch))
+    # One piece ahead, as the stream does: the first output is out (to be written) as soon
+    # as possible, and the workers always hold the next piece's columns.
+    previous = None
+    for offset, piece in pieces or [(0, table)]:
+        started = (piece, engine.start(piece, offset))
+        if previous is not None:
+            yield (previous[0], *engine.complete(previous[1]))
+        previous = started
+    if previous is not None:
+        yield (previous[0], *engine.complete(previous[1]))
 
 
 def apply(

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -37,6 +38,9 @@ CSV_BLOCK_BYTES = 1 << 20  # Arrow infers types from the first block and reads b
 # The first pass reads only the columns the gate counts, in larger batches: each batch's
 # values are looked up against all values seen so far, so fewer batches hash less.
 SURVEY_ROWS = 200_000
+# A Parquet column is dictionary-encoded if its first batch has at most this share of
+# distinct values.
+DICTIONARY_SHARE = 0.5
 
 
 def _format(path: Path) -> str:
@@ -123,6 +127,18 @@ def _rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[tuple[int
         yield offset, pa.Table.from_batches(pending).combine_chunks()
 
 
+def _repeating(table: pa.Table) -> list[str]:
+    """Columns whose values repeat enough in the first batch for Parquet's dictionary
+    encoding to pay: on tokens and noisy numbers, nearly all distinct, the writer would
+    build a dictionary only to give it up, in time and in file size."""
+    rows = max(table.num_rows, 1)
+    return [
+        name
+        for name in table.column_names
+        if pc.count_distinct(table.column(name), mode="all").as_py() <= DICTIONARY_SHARE * rows
+    ]
+
+
 class _Sink:
     """Writes output batches of one schema to CSV or Parquet."""
 
@@ -135,7 +151,9 @@ class _Sink:
         if self._writer is None:
             self.schema = table.schema
             if self.format == "parquet":
-                self._writer = pq.ParquetWriter(self.path, self.schema)
+                self._writer = pq.ParquetWriter(
+                    self.path, self.schema, use_dictionary=_repeating(table)
+                )
             else:
                 self._writer = pacsv.CSVWriter(self.path, self.schema)
         if table.schema != self.schema:
