@@ -133,9 +133,10 @@ def _repeating(table: pa.Table) -> list[str]:
     build a dictionary only to give it up, in time and in file size."""
     rows = max(table.num_rows, 1)
     return [
-        name
-        for name in table.column_names
-        if pc.count_distinct(table.column(name), mode="all").as_py() <= DICTIONARY_SHARE * rows
+        field.name
+        for field in table.schema
+        if pa.types.is_null(field.type)  # no values to count (an empty input's columns)
+        or pc.count_distinct(table.column(field.name), mode="all").as_py() <= DICTIONARY_SHARE * rows
     ]
 
 
