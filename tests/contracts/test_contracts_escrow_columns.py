@@ -53,7 +53,7 @@ def money(draw: st.DrawFn) -> list[Money]:
     return rows
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(money())
 def test_columns_hold_exactly_when_the_book_finds_no_broken_rule(rows: list[Money]) -> None:
     columns = FlowColumns.from_money(rows)
@@ -61,7 +61,7 @@ def test_columns_hold_exactly_when_the_book_finds_no_broken_rule(rows: list[Mone
     assert columns.rules_hold() == (EscrowBook().check_in_order(rows) is None)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(money(), st.integers(0, 40))
 def test_money_split_between_tuples_and_columns_finds_the_same_entry(
     rows: list[Money], cut: int
