@@ -11,6 +11,10 @@ extract_job_s=J parquet_s=.. csv_s=.. csv_over_parquet=.. extract_rss_mb=..
 server_peak_rss_mb=M``.
 
     python bench/exchange_bench.py --rows 1000000
+    python bench/exchange_bench.py --rows 5000000 --workdir ~/.cache/datalease-bench
+
+With --workdir the generated CSV is kept there and reused by later runs of the same size
+(the server's data directory is fresh every run).
 """
 
 from __future__ import annotations
@@ -64,10 +68,13 @@ def step_peak_rss_mb(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--workdir", type=Path, help="keep the generated CSV here for reuse")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="datalease-bench-") as tmp:
         root = Path(tmp)
-        csv = write("citizens", args.rows, root / "citizens.csv", seed=1)
+        csv = (args.workdir or root) / f"citizens-{args.rows}.csv"
+        if not csv.exists():  # write() only renames a finished file into place
+            write("citizens", args.rows, csv, seed=1)
         (root / "data").mkdir()
         server = ServeProcess(
             root / "data",
@@ -99,6 +106,8 @@ def run(server: ServeProcess, operator_key: str, csv: Path, rows: int) -> dict[s
     }
     provider, buyer = client(keys["provider"]), client(keys["buyer"])
     figures: dict[str, float] = {"rows": rows}
+    if server.proc is None:
+        raise RuntimeError("the server is not running")
     pid = server.proc.pid
     step_peak_rss_mb(pid)
     started = time.perf_counter()

@@ -100,7 +100,9 @@ def extract_batches(
     keys = lease_keys(exchange, lease)
     return_large_blocks()
     with releases.open_plaintext(exchange, release) as fh:
-        parquet = pq.ParquetFile(fh)
+        # Not pre-buffered: pyarrow keeps each row group it pre-buffers until the reader is
+        # closed, so reading a whole release batch by batch would end up holding all of it.
+        parquet = pq.ParquetFile(fh, pre_buffer=False)
         total = parquet.metadata.num_rows
         with KeyedOrder(
             exchange.store, keys.derive(ORDER_LABEL), total, f"extract-{lease.id}"
@@ -350,5 +352,7 @@ def stream_parquet(exchange: Exchange, lease: Lease) -> Iterator[bytes]:
 def stream_csv(exchange: Exchange, lease: Lease) -> Iterator[bytes]:
     """UTF-8 CSV, batch by batch, with spreadsheet formulas neutralised in cells and header."""
     with _open(exchange, lease) as fh:
-        parquet = pq.ParquetFile(fh)  # the decrypting reader seeks, so memory stays bounded
+        # The decrypting reader seeks, and without pre-buffering (see extract_batches) only
+        # the row group being read is held, so memory stays bounded.
+        parquet = pq.ParquetFile(fh, pre_buffer=False)
         yield from csv_chunks(parquet.schema_arrow, parquet.iter_batches(batch_size=CSV_BATCH_ROWS))
