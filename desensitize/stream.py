@@ -43,6 +43,13 @@ SURVEY_ROWS = 200_000
 DICTIONARY_SHARE = 0.5
 
 
+def _batches(file: pq.ParquetFile, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """A Parquet file's batches. Files are opened without pre-buffering: a pre-buffered
+    reader keeps every row group it has read until it is closed, so a pass over a large
+    file would hold all of it."""
+    return file.iter_batches(batch_size=65_536, columns=columns)
+
+
 def _format(path: Path) -> str:
     fmt = _SUFFIXES.get(path.suffix.lower())
     if fmt is None:
@@ -88,7 +95,7 @@ class _Source:
 
     def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
         if self.format == "parquet":
-            yield from pq.ParquetFile(self.path).iter_batches(batch_size=65_536, columns=columns)
+            yield from _batches(pq.ParquetFile(self.path, pre_buffer=False), columns)
             return
         with self._csv(columns) as reader:
             try:
@@ -268,7 +275,7 @@ class ParquetSource:
 
     def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
         with self.open_file() as fh:
-            yield from pq.ParquetFile(fh).iter_batches(batch_size=65_536, columns=columns)
+            yield from _batches(pq.ParquetFile(fh, pre_buffer=False), columns)
 
 
 def apply_stream(
