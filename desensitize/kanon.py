@@ -168,15 +168,17 @@ class KPlan:
             if code.null_count:
                 raise DataError(f"column {name!r}: the input changed between the two passes")
             codes.append(code.to_numpy().astype(np.int64))
-        if not codes or len(codes[0]) == 0:
-            return np.zeros(len(next(iter(outputs.values()), [])), dtype=bool)
-        return self.suppressed[self.encoder.encode(codes)]
+        return self._suppressed_classes(codes, len(next(iter(outputs.values()), [])))
 
     def suppress_codes(self, codes: dict[str, np.ndarray]) -> np.ndarray:
         """`suppress_mask` for rows given by their codes in the searched counts."""
         at_level = [self.maps[name][codes[name]] for name in self.dictionaries]
+        return self._suppressed_classes(at_level, len(next(iter(codes.values()), [])))
+
+    def _suppressed_classes(self, at_level: list[np.ndarray], rows: int) -> np.ndarray:
+        """True for rows (given by their codes at the chosen levels) of suppressed classes."""
         if not at_level or len(at_level[0]) == 0:
-            return np.zeros(len(next(iter(codes.values()), [])), dtype=bool)
+            return np.zeros(rows, dtype=bool)
         return self.suppressed[self.encoder.encode(at_level)]
 
     def to_dict(self) -> dict[str, Any]:

@@ -43,11 +43,11 @@ SURVEY_ROWS = 200_000
 DICTIONARY_SHARE = 0.5
 
 
-def _batches(file: pq.ParquetFile, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """A Parquet file's batches. Files are opened without pre-buffering: a pre-buffered
-    reader keeps every row group it has read until it is closed, so a pass over a large
-    file would hold all of it."""
-    return file.iter_batches(batch_size=65_536, columns=columns)
+def _batches(source: Path | BinaryIO, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """A Parquet file's batches, opened without pre-buffering: a pre-buffered reader keeps
+    every row group it has read until it is closed, so a pass over a large file would hold
+    all of it."""
+    return pq.ParquetFile(source, pre_buffer=False).iter_batches(batch_size=65_536, columns=columns)
 
 
 def _format(path: Path) -> str:
@@ -95,7 +95,7 @@ class _Source:
 
     def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
         if self.format == "parquet":
-            yield from _batches(pq.ParquetFile(self.path, pre_buffer=False), columns)
+            yield from _batches(self.path, columns)
             return
         with self._csv(columns) as reader:
             try:
@@ -143,7 +143,8 @@ def _repeating(table: pa.Table) -> list[str]:
         field.name
         for field in table.schema
         if pa.types.is_null(field.type)  # no values to count (an empty input's columns)
-        or pc.count_distinct(table.column(field.name), mode="all").as_py() <= DICTIONARY_SHARE * rows
+        or pc.count_distinct(table.column(field.name), mode="all").as_py()
+        <= DICTIONARY_SHARE * rows
     ]
 
 
@@ -275,7 +276,22 @@ class ParquetSource:
 
     def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
         with self.open_file() as fh:
-            yield from _batches(pq.ParquetFile(fh, pre_buffer=False), columns)
+            yield from _batches(fh, columns)
+
+
+@contextmanager
+def _published(sink: Path) -> Iterator[_Sink]:
+    """A writer into a partial file beside `sink`, renamed to `sink` only if the block ends
+    without an error: a failed run leaves nothing behind."""
+    partial = sink.with_name(sink.name + ".part")
+    writer = _Sink(partial, _format(sink))
+    try:
+        yield writer
+        writer.close()
+        partial.replace(sink)
+    finally:
+        writer.close()
+        partial.unlink(missing_ok=True)
 
 
 def apply_stream(
@@ -296,16 +312,8 @@ def apply_stream(
     source, sink = Path(source), Path(sink)
     text = [c.name for c in policy.columns if c.rule is not None and c.rule.text_input]
     reader = _Source(source, encoding, text)
-    sink_format = _format(sink)
-    partial = sink.with_name(sink.name + ".part")
-    writer = _Sink(partial, sink_format)
-    try:
-        report = _run(reader, writer, policy, keys, batch_rows)
-        partial.replace(sink)
-    finally:
-        writer.close()
-        partial.unlink(missing_ok=True)
-    return report
+    with _published(sink) as writer:
+        return _run(reader, writer, policy, keys, batch_rows)
 
 
 def apply_table(
@@ -321,27 +329,21 @@ def apply_table(
     policy, keys = as_policy(policy), as_keyring(keys)
     policy.validate_for(table.schema)
     table = table.select(policy.required_columns)
-    sink = Path(sink)
-    partial = sink.with_name(sink.name + ".part")
-    writer = _Sink(partial, _format(sink))
     sample = _UtilitySample(policy)
-    try:
-        with Desensitizer(policy, keys) as engine, ThreadPoolExecutor(max_workers=1) as io:
-            pending: Future | None = None
-            for piece, out, kept in pieces_of(engine, table):
-                sample.add(piece, out, kept)
-                if pending is not None:
-                    pending.result()
-                pending = io.submit(writer.write, out)
+    with (
+        _published(Path(sink)) as writer,
+        Desensitizer(policy, keys) as engine,
+        ThreadPoolExecutor(max_workers=1) as io,
+    ):
+        pending: Future | None = None
+        for piece, out, kept in pieces_of(engine, table):
+            sample.add(piece, out, kept)
             if pending is not None:
                 pending.result()
-            report = engine.finish(sample.finish())
-        writer.close()
-        partial.replace(sink)
-    finally:
-        writer.close()
-        partial.unlink(missing_ok=True)
-    return report
+            pending = io.submit(writer.write, out)
+        if pending is not None:
+            pending.result()
+        return engine.finish(sample.finish())
 
 
 def apply_batches(
