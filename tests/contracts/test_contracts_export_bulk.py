@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from contracts import (
     Ledger,
     VerificationReport,
+    export_scan,
     payment,
     public_key_bytes,
     refund,
@@ -127,9 +128,15 @@ TAKEN = {
 def _both(lines: list[str], public_key: bytes, path: Path) -> VerificationReport:
     path.write_text("".join(lines), encoding="utf-8")
     by_lines = verify_export(lines, public_key)
-    for workers in (1, 2):
-        in_bulk = verify_export_file(path, public_key, workers=workers)
-        assert _outcome(in_bulk) == _outcome(by_lines)
+    # The file is read in blocks: whole, in blocks of a few lines, and in blocks shorter
+    # than a line (each then grows until it holds one).
+    for block in (None, 1500, 200):
+        with pytest.MonkeyPatch.context() as patch:
+            if block:
+                patch.setattr(export_scan, "_BLOCK", block)
+            for workers in (1, 2):
+                in_bulk = verify_export_file(path, public_key, workers=workers)
+                assert _outcome(in_bulk) == _outcome(by_lines), (block, workers)
     return by_lines
 
 
