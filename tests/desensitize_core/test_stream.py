@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 
 from desensitize import (
@@ -133,6 +134,21 @@ def test_a_table_written_as_it_is_made_equals_in_memory(
     pd.testing.assert_frame_equal(written, expected)
     assert report.to_dict() == in_memory.report.to_dict()
     assert sorted(p.name for p in tmp_path.iterdir()) == [sink.name]
+
+
+def test_parquet_output_encodes_each_column_for_what_it_holds(
+    tmp_path: Path, citizens: pd.DataFrame, full_policy: dict, keys: Keyring
+) -> None:
+    """Repeating values get a dictionary; tokens, nearly all distinct, are delta-encoded
+    and not compressed (their shared prefix is all that compresses)."""
+    sink = tmp_path / "out.parquet"
+    apply_table(pa.Table.from_pandas(citizens, preserve_index=False), sink, full_policy, keys)
+    group = pq.ParquetFile(sink).metadata.row_group(0)
+    chunks = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    token, district = chunks["citizen_id"], chunks["district"]
+    assert "DELTA_BYTE_ARRAY" in token.encodings and token.compression == "UNCOMPRESSED"
+    assert not token.has_dictionary_page
+    assert district.has_dictionary_page and district.compression == "SNAPPY"
 
 
 def test_a_table_whose_output_fails_its_check_leaves_no_file(
