@@ -11,7 +11,7 @@ selection. Nothing here touches a budget.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -23,7 +23,7 @@ from desensitize.dp.accounting import AccountingRecord, exact, float_at_most
 from desensitize.dp.bounding import Contribution, keep_rows
 from desensitize.dp.query import Query
 
-__all__ = ["Answer", "answer_query", "bounded_rows", "run_query"]
+__all__ = ["Answer", "Tally", "answer_query", "bounded_rows", "noisy_answer", "run_query", "tally"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def answer_query(
         kept = bounded_rows(df, q, bound, key=key)
     # only the query's own columns are gathered: the unit column is no longer needed
     frame = df[q.columns].iloc[kept] if len(kept) != len(df) else df[q.columns]
-    return _OPS[q.op](frame, q, bound, _random_state(rng))
+    return noisy_answer(tally(frame, q), q, bound, _random_state(rng))
 
 
 def bounded_rows(
@@ -130,39 +130,91 @@ def _values(df: pd.DataFrame, column: str) -> np.ndarray:
     return values[~np.isnan(values)]
 
 
-def _count(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> Answer:
-    true = len(df) if q.column is None else int(df[q.column].notna().sum())
+@dataclass
+class Tally:
+    """The exact figures a query's noise is added to, over some rows: tallies of disjoint
+    sets of whole persons add up (see :meth:`add`), so a cluster can tally its pieces and
+    one place adds them and draws the noise once (:func:`noisy_answer`)."""
+
+    rows: int = 0  # rows counted (count), values seen (mean)
+    total: float = 0.0  # clipped sum (sum), centred clipped sum (mean)
+    bins: np.ndarray | None = None  # histogram counts
+    sizes: dict[str, int] = field(default_factory=dict)  # rows per group label
+    sums: dict[str, float] = field(default_factory=dict)  # clipped sum per group label
+
+    def add(self, other: Tally) -> Tally:
+        self.rows += other.rows
+        self.total += other.total
+        if other.bins is not None:
+            self.bins = other.bins.copy() if self.bins is None else self.bins + other.bins
+        for label, rows in other.sizes.items():
+            self.sizes[label] = self.sizes.get(label, 0) + rows
+        for label, total in other.sums.items():
+            self.sums[label] = self.sums.get(label, 0.0) + total
+        return self
+
+
+def tally(df: pd.DataFrame, query: Query) -> Tally:
+    """The exact figures of ``query`` over the rows of ``df`` (already bounded)."""
+    q = query
+    if q.op == "count":
+        return Tally(rows=len(df) if q.column is None else int(df[q.column].notna().sum()))
+    if q.op == "histogram":
+        counts, _ = np.histogram(_values(df, q.column), bins=q.bins, range=q.range)  # type: ignore[arg-type]
+        return Tally(bins=counts.astype(np.int64))
+    if q.op == "group_count":
+        return Tally(sizes={k: int(n) for k, n in _sizes(df, q).items()})
+    low, high = q.bounds  # type: ignore[misc]
+    if q.op == "group_sum":
+        values = pd.to_numeric(df[q.column]).astype("float64").clip(low, high)
+        sums = values.groupby(_labels(df, q).to_numpy()).sum()  # NaN values are skipped
+        sizes = _sizes(df, q) if q.groups is None else pd.Series(dtype=np.int64)
+        return Tally(
+            sizes={k: int(n) for k, n in sizes.items()},
+            sums={str(k): float(v) for k, v in sums.items()},
+        )
+    values = np.clip(_values(df, q.column), low, high)  # type: ignore[arg-type]
+    if q.op == "mean":
+        return Tally(rows=len(values), total=float((values - (low + high) / 2).sum()))
+    return Tally(total=float(values.sum()))
+
+
+def noisy_answer(figures: Tally, query: Query, contribution: Contribution, state: Any) -> Answer:
+    """The DP answer from the exact figures of the bounded rows: the noise is drawn here."""
+    return _OPS[query.op](figures, query, _bound_of(query, contribution), state)
+
+
+def _count(t: Tally, q: Query, bound: Contribution, state: Any) -> Answer:
     eps = float_at_most(exact(q.epsilon))
-    value = noise.geometric(true, epsilon=eps, sensitivity=bound.rows, state=state)
+    value = noise.geometric(t.rows, epsilon=eps, sensitivity=bound.rows, state=state)
     return Answer(value, _record(q, bound, "geometric (discrete Laplace)", bound.rows))
 
 
-def _sum(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> Answer:
+def _sum(t: Tally, q: Query, bound: Contribution, state: Any) -> Answer:
     low, high = q.bounds  # type: ignore[misc]
     sensitivity = bound.rows * max(abs(low), abs(high))
-    total = float(np.clip(_values(df, q.column), low, high).sum())  # type: ignore[arg-type]
     eps = float_at_most(exact(q.epsilon))
-    value = noise.laplace(total, epsilon=eps, sensitivity=sensitivity, state=state)
+    value = noise.laplace(t.total, epsilon=eps, sensitivity=sensitivity, state=state)
     return Answer(value, _record(q, bound, "Laplace", sensitivity))
 
 
-def _mean(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> Answer:
+def _mean(t: Tally, q: Query, bound: Contribution, state: Any) -> Answer:
     low, high = q.bounds  # type: ignore[misc]
     middle, half = (low + high) / 2, (high - low) / 2
-    values = np.clip(_values(df, q.column), low, high)  # type: ignore[arg-type]
     eps = float_at_most(exact(q.epsilon) / 2)
-    centred = noise.laplace(
-        float((values - middle).sum()), epsilon=eps, sensitivity=bound.rows * half, state=state
-    )
-    count = noise.geometric(len(values), epsilon=eps, sensitivity=bound.rows, state=state)
+    centred = noise.laplace(t.total, epsilon=eps, sensitivity=bound.rows * half, state=state)
+    count = noise.geometric(t.rows, epsilon=eps, sensitivity=bound.rows, state=state)
     value = float(np.clip(middle + centred / max(count, 1), low, high))
     return Answer(value, _record(q, bound, "Laplace sum / geometric count", bound.rows * half))
 
 
-def _histogram(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> Answer:
-    counts, edges = np.histogram(_values(df, q.column), bins=q.bins, range=q.range)  # type: ignore[arg-type]
+def _histogram(t: Tally, q: Query, bound: Contribution, state: Any) -> Answer:
+    counts = t.bins if t.bins is not None else np.zeros(q.bins or 0, np.int64)
+    edges = np.histogram_bin_edges([], bins=q.bins, range=q.range)  # type: ignore[arg-type]
     eps = float_at_most(exact(q.epsilon))
-    noisy = [noise.geometric(c, epsilon=eps, sensitivity=bound.rows, state=state) for c in counts]
+    noisy = [
+        noise.geometric(int(c), epsilon=eps, sensitivity=bound.rows, state=state) for c in counts
+    ]
     value = {"counts": noisy, "edges": [float(e) for e in edges]}
     return Answer(value, _record(q, bound, "geometric per bin", bound.rows, domain="public"))
 
@@ -178,20 +230,20 @@ def _sizes(df: pd.DataFrame, q: Query) -> pd.Series:
     return counts.groupby(counts.index.astype(str)).sum()
 
 
-def _group_count(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> Answer:
-    sizes = _sizes(df, q)
+def _group_count(t: Tally, q: Query, bound: Contribution, state: Any) -> Answer:
     sensitivity = bound.rows
     if q.groups is not None:
         eps = float_at_most(exact(q.epsilon))
-        sizes = sizes.reindex([str(g) for g in q.groups], fill_value=0)
         value = {
-            k: noise.geometric(int(n), epsilon=eps, sensitivity=sensitivity, state=state)
-            for k, n in sizes.items()
+            str(g): noise.geometric(
+                t.sizes.get(str(g), 0), epsilon=eps, sensitivity=sensitivity, state=state
+            )
+            for g in q.groups
         }
         return Answer(value, _record(q, bound, "geometric per group", sensitivity, domain="public"))
     delta = q.cost[1]
     value = noise.threshold_counts(
-        sizes.to_dict(),
+        dict(t.sizes),
         epsilon=float_at_most(exact(q.epsilon)),
         delta=float_at_most(delta),
         groups=bound.groups(True),
@@ -208,12 +260,9 @@ def _group_count(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) ->
     return Answer(dict(sorted(value.items())), record)
 
 
-def _group_sum(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> Answer:
+def _group_sum(t: Tally, q: Query, bound: Contribution, state: Any) -> Answer:
     low, high = q.bounds  # type: ignore[misc]
     sensitivity = bound.rows * max(abs(low), abs(high))
-    labels = _labels(df, q)
-    values = pd.to_numeric(df[q.column]).astype("float64").clip(low, high)
-    sums = values.groupby(labels.to_numpy()).sum()  # NaN values are skipped
     if q.groups is not None:
         keys, eps, delta, domain = (
             [str(g) for g in q.groups],
@@ -226,7 +275,7 @@ def _group_sum(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> A
         eps, delta, domain = exact(q.epsilon) / 2, q.cost[1], "partition selection"
         keys = sorted(
             noise.threshold_counts(
-                _sizes(df, q).to_dict(),
+                dict(t.sizes),
                 epsilon=float_at_most(eps),
                 delta=float_at_most(delta),
                 groups=bound.groups(True),
@@ -234,10 +283,11 @@ def _group_sum(df: pd.DataFrame, q: Query, bound: Contribution, state: Any) -> A
             )
         )
         mechanism = "discrete Laplace + threshold (OpenDP), then Laplace per group"
-    sums = sums.reindex(keys, fill_value=0.0)
     value = {
-        k: noise.laplace(float(v), epsilon=float_at_most(eps), sensitivity=sensitivity, state=state)
-        for k, v in sums.items()
+        k: noise.laplace(
+            t.sums.get(k, 0.0), epsilon=float_at_most(eps), sensitivity=sensitivity, state=state
+        )
+        for k in keys
     }
     return Answer(value, _record(q, bound, mechanism, sensitivity, delta=delta, domain=domain))
 

@@ -1,4 +1,5 @@
-"""Releases made on a Dask cluster, when `DATALEASE_DASK_SCHEDULER` names one.
+"""Releases made, and DP queries answered, on a Dask cluster, when
+`DATALEASE_DASK_SCHEDULER` names one.
 
 The workers read the dataset's sealed Parquet table where the store keeps it (the
 data directory must be shared with them, e.g. over NFS, at the same path) and decrypt
@@ -19,10 +20,13 @@ from typing import Any, BinaryIO, cast
 import pyarrow.parquet as pq
 
 from desensitize import Keyring, Policy, Report
+from desensitize.dp import Answer, Contribution, Query
 from exchange.context import Exchange
 from exchange.crypto.blob_format import DEFAULT_CHUNK_SIZE
 from exchange.crypto.reader import BlobReader
 from exchange.crypto.writer import EncryptedWriter
+from exchange.db.models import Dataset
+from exchange.services.raw import data_key, ensure_table, table_context, table_name
 
 _PIECE_CONTEXT = b"release-piece"
 PIECE_ROWS = 1_000_000  # the sealed table is one file: pieces are runs of its row groups
@@ -33,7 +37,7 @@ class StoreCodec:
     (a `desensitize.distributed.Codec`; workers import it from here)."""
 
     def __init__(
-        self, table: str, table_key: bytes, table_context: bytes, piece_key: bytes
+        self, table: str, table_key: bytes, table_context: bytes, piece_key: bytes = b""
     ) -> None:
         self.table, self.table_key, self.table_context = table, table_key, table_context
         self.piece_key = piece_key
@@ -46,6 +50,8 @@ class StoreCodec:
         return cast(BinaryIO, reader)
 
     def writer(self, fs: Any, path: str) -> BinaryIO:
+        if not self.piece_key:
+            raise RuntimeError("this codec only reads: it was given no key for pieces")
         name = Path(path).name
         writer = EncryptedWriter(
             Path(path), name, self.piece_key, context=_PIECE_CONTEXT, chunk_size=DEFAULT_CHUNK_SIZE
@@ -94,3 +100,24 @@ def build_release(
         return report
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def answer_query(
+    exchange: Exchange, dataset: Dataset, query: Query, contribution: Contribution, key: bytes
+) -> Answer:
+    """The DP answer to `query` over the dataset's sealed table, bounded and tallied on the
+    configured cluster (see desensitize.dp.distributed); the noise is drawn here."""
+    from desensitize.dp.distributed import answer_query_dask
+
+    table_key = data_key(exchange, dataset)
+    ensure_table(exchange, dataset, table_key)
+    table = table_name(dataset.id)
+    return answer_query_dask(
+        str(exchange.store.root / table),
+        query,
+        contribution=contribution,
+        key=key,
+        client=exchange.settings.dask_scheduler,
+        codec=StoreCodec(table, table_key, table_context(dataset.id)),
+        piece_rows=PIECE_ROWS,
+    )

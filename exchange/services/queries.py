@@ -21,12 +21,13 @@ import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from desensitize.dp import Contribution, Query, answer_query, bounded_rows, micro_units
+from desensitize.dp import Answer, Contribution, Query, answer_query, bounded_rows, micro_units
 from desensitize.errors import BudgetExceeded
 from exchange.context import Exchange
 from exchange.db.dml import rowcount
 from exchange.db.models import MICRO, Account, BudgetSpend, Dataset, Lease
 from exchange.errors import Conflict, Invalid, MissingRow
+from exchange.services import cluster
 from exchange.services.leases import now_utc
 from exchange.services.lifecycle import require_active
 from exchange.services.raw import read_raw
@@ -76,6 +77,28 @@ def compute(session: Session, exchange: Exchange, lease: Lease, body: dict[str, 
     delta = _pico_units(query.cost[1])
     # Refuse a spent allowance before the work; the charge re-checks it atomically.
     _check_allowance(lease, epsilon, query.epsilon, delta)
+    if exchange.settings.dask_scheduler:
+        answer = cluster.answer_query(
+            exchange, dataset, query, contribution, _lease_key(exchange, lease)
+        )
+    else:
+        answer = _answer_here(exchange, dataset, lease, query, contribution)
+    return Answered(
+        lease_id=lease.id,
+        dataset_id=dataset.id,
+        query=query,
+        epsilon_micro=epsilon,
+        delta_pico=delta,
+        value=answer.value,
+        record=answer.record.to_dict(),
+    )
+
+
+def _answer_here(
+    exchange: Exchange, dataset: Dataset, lease: Lease, query: Query, contribution: Contribution
+) -> Answer:
+    """The answer from the raw columns this process keeps in its cache, with the rows each
+    person keeps remembered per lease and grouping."""
     frame = table(exchange, dataset, [*query.columns, *_unit_columns(contribution)])
     kept = exchange.query_cache.get_or_make(
         (
@@ -90,16 +113,7 @@ def compute(session: Session, exchange: Exchange, lease: Lease, body: dict[str, 
         ),
         lambda: bounded_rows(frame, query, contribution, key=_lease_key(exchange, lease)),
     )
-    answer = answer_query(frame, query, contribution=contribution, kept=kept)
-    return Answered(
-        lease_id=lease.id,
-        dataset_id=dataset.id,
-        query=query,
-        epsilon_micro=epsilon,
-        delta_pico=delta,
-        value=answer.value,
-        record=answer.record.to_dict(),
-    )
+    return answer_query(frame, query, contribution=contribution, kept=kept)
 
 
 def charge(

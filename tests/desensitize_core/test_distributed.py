@@ -276,3 +276,67 @@ def test_pieces_are_whole_blocks_that_may_read_into_the_next_files(tmp_path: Pat
     ]
     read = pa.Table.from_batches(list(dist._read(found.fs, split[2], ["x"])))
     assert read["x"].to_pylist() == list(range(20_000, 30_000))
+
+
+# -- DP aggregate queries on the cluster --------------------------------------------------
+
+DP_KEY = b"lease-query-key-for-the-cluster"
+DP_QUERIES = [
+    {"op": "count", "epsilon": 0.5},
+    {"op": "count", "column": "fare", "epsilon": 0.5},
+    {"op": "sum", "column": "fare", "bounds": [0, 10], "epsilon": 0.5},
+    {"op": "mean", "column": "fare", "bounds": [0, 10], "epsilon": 0.5},
+    {"op": "histogram", "column": "fare", "bins": 6, "range": [0, 12], "epsilon": 0.5},
+    {"op": "group_count", "by": "stop", "epsilon": 0.5, "delta": 1e-6, "max_groups": 2},
+    {"op": "group_count", "by": "hour", "groups": [7, 8, 16, 17, 23], "epsilon": 0.5},
+    {"op": "group_sum", "by": "stop", "column": "fare", "bounds": [0, 10], "epsilon": 0.5},
+    {
+        "op": "group_sum",
+        "by": "grade",
+        "column": "fare",
+        "bounds": [0, 10],
+        "groups": [1, 2, 3],
+        "max_groups": 1,
+        "epsilon": 0.5,
+    },
+]
+
+
+@pytest.mark.parametrize("unit", ["student_id", None], ids=["per_child", "per_row"])
+def test_dp_queries_on_the_cluster_keep_the_same_rows_and_answer_the_same(
+    tmp_path: Path, client: Client, unit: str | None
+) -> None:
+    """Each child's rows lie in several files (pieces of 1,500 rows): the cluster must
+    bound them as one table does, tally the same figures and, with the same seed, draw
+    the same answer."""
+    from desensitize.dp import Contribution, Query, answer_query, bounded_rows
+    from desensitize.dp.aggregates import tally
+    from desensitize.dp.distributed import answer_query_dask, tally_dask
+
+    frame = boardings(ROWS, seed=11).sample(frac=1.0, random_state=2).reset_index(drop=True)
+    frame.loc[frame.index % 97 == 0, "fare"] = np.nan
+    _, parts = _split(frame, tmp_path)
+    table = pq.read_table(tmp_path / "whole.parquet").to_pandas()
+    contribution = Contribution(unit, max_rows=3) if unit else Contribution()
+    for spec in DP_QUERIES:
+        query = Query.from_dict(spec)
+        kept = bounded_rows(table, query, contribution, key=DP_KEY)
+        want = tally(table[query.columns].iloc[kept], query)
+        run = {"contribution": contribution, "key": DP_KEY, "client": client, "piece_rows": 1_500}
+        got = tally_dask(parts, query, **run)
+        assert (got.rows, got.sizes) == (want.rows, want.sizes), spec
+        assert got.total == pytest.approx(want.total, rel=1e-9), spec
+        assert got.sums == pytest.approx(want.sums, rel=1e-9), spec
+        assert (got.bins is None) == (want.bins is None), spec
+        if want.bins is not None:
+            assert got.bins.tolist() == want.bins.tolist(), spec
+        if spec["op"] == "count" or "groups" in spec:  # OpenDP's selection draws its own noise
+            expected = answer_query(table, query, contribution=contribution, key=DP_KEY, rng=7)
+            answered = answer_query_dask(parts, query, rng=7, **run)
+            assert answered.value == pytest.approx(expected.value, rel=1e-9), spec
+            assert answered.record == expected.record, spec
+    if unit:  # the bounds bite: children have far more than three rows
+        assert (
+            bounded_rows(table, Query.from_dict(DP_QUERIES[0]), contribution, key=DP_KEY).size
+            < len(table) / 3
+        )

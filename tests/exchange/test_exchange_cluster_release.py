@@ -17,7 +17,7 @@ pytest.importorskip("distributed")
 from distributed import LocalCluster  # noqa: E402
 
 from desensitize import ParquetSource, Policy, apply_batches  # noqa: E402
-from exchange.db.models import Dataset  # noqa: E402
+from exchange.db.models import Dataset, Lease  # noqa: E402
 from exchange.services import cluster, datasets, releases  # noqa: E402
 from exchange.services.raw import data_key, table_context, table_name  # noqa: E402
 from exchange.settings import Settings  # noqa: E402
@@ -101,3 +101,43 @@ def test_a_release_made_on_the_cluster_is_the_in_process_release(world, monkeypa
     assert public["k_anonymity"] == expected.k_anonymity
     assert calls  # made on the cluster
     assert not list((exchange.settings.data_dir / "cluster").glob("*/*"))  # no pieces left
+
+
+def test_a_dp_query_is_answered_on_the_cluster_from_the_rows_kept_in_process(
+    world, monkeypatch
+) -> None:
+    """Tallied on the cluster from the sealed table, noised here: the exact figures are
+    those the in-process path tallies, with each child's rows bounded alike."""
+    from desensitize.dp import Contribution, Query, bounded_rows
+    from desensitize.dp import distributed as dp_distributed
+    from desensitize.dp.aggregates import tally
+    from exchange.services import queries
+    from tests.exchange.flows import paid_lease, publish
+
+    monkeypatch.setattr(datasets, "UPLOAD_BATCH_ROWS", 3_000)
+    monkeypatch.setattr(cluster, "PIECE_ROWS", 6_000)
+    tallied = []
+    noisy = dp_distributed.noisy_answer
+    monkeypatch.setattr(
+        dp_distributed, "noisy_answer", lambda t, *a: tallied.append(t) or noisy(t, *a)
+    )
+    frame = boardings().sample(frac=1.0, random_state=4).reset_index(drop=True)
+    policy = {**POLICY, "privacy_unit": {"column": "student_id", "max_rows": 4}}
+    dataset_id, offer_id = publish(world, frame, policy=policy, k=5)
+    lease = paid_lease(world, offer_id, epsilon=2.0)
+    spec = {"op": "group_sum", "by": "stop", "column": "fare", "bounds": [0, 20], "epsilon": 0.5}
+    answer = world.call("buyer", "POST", f"/v1/leases/{lease['id']}/queries", json=spec)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accounting"]["max_rows"] == 4
+    assert len(tallied) == 1  # made on the cluster
+    exchange, query = world.exchange, Query.from_dict(spec)
+    with exchange.sessions() as session:
+        dataset = session.get(Dataset, dataset_id)
+        table = queries.table(exchange, dataset, ["stop", "fare", "student_id"])
+        key = queries._lease_key(exchange, session.get(Lease, lease["id"]))
+    contribution = Contribution("student_id", max_rows=4)
+    kept = bounded_rows(table, query, contribution, key=key)
+    want = tally(table[query.columns].iloc[kept], query)
+    assert len(kept) < len(table) / 3  # the bound bites: children board far more often
+    assert tallied[0].sizes == want.sizes
+    assert tallied[0].sums == pytest.approx(want.sums, rel=1e-9)
