@@ -351,17 +351,23 @@ def _transform_piece(
 
 
 class _CountMerger:
-    """Partial combination counts merged by their values as they come in."""
+    """Partial combination counts merged by their values as they come in.
+
+    Partials are re-grouped with the merged table once they hold as many rows as it (and
+    at least `MERGE_ROWS`): each row is re-grouped a logarithmic number of times, where
+    merging at every piece once the distinct combinations pass `MERGE_ROWS` would
+    re-group them all at every piece."""
 
     def __init__(self) -> None:
         self.parts: list[pa.Table] = []
-        self.rows = 0
+        self.merged = 0  # rows of the merged table (parts[0]) after the last merge
+        self.pending = 0  # rows of the partials since
 
     def add(self, counts: pa.Table | None) -> None:
         if counts is not None and counts.num_rows:
             self.parts.append(counts)
-            self.rows += counts.num_rows
-            if self.rows > MERGE_ROWS and len(self.parts) > 1:
+            self.pending += counts.num_rows
+            if self.pending > max(MERGE_ROWS, self.merged) and len(self.parts) > 1:
                 self._merge()
 
     def _merge(self) -> None:
@@ -372,7 +378,7 @@ class _CountMerger:
             table = table.rename_columns([*names, COUNT])
         else:
             table = pa.table({COUNT: [int(pc.sum(table[COUNT]).as_py())]})
-        self.parts, self.rows = [table], table.num_rows
+        self.parts, self.merged, self.pending = [table], table.num_rows, 0
 
     def table(self) -> pa.Table | None:
         if not self.parts:

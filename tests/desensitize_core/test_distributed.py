@@ -340,3 +340,25 @@ def test_dp_queries_on_the_cluster_keep_the_same_rows_and_answer_the_same(
             bounded_rows(table, Query.from_dict(DP_QUERIES[0]), contribution, key=DP_KEY).size
             < len(table) / 3
         )
+
+
+def test_partial_counts_merge_to_the_totals_regrouping_each_row_few_times(monkeypatch) -> None:
+    """Merging only when the partials hold as many rows as the merged table: a run of
+    many pieces whose combinations are nearly all distinct re-groups each row a
+    logarithmic number of times, not once per piece."""
+    monkeypatch.setattr(dist, "MERGE_ROWS", 100)
+    merges = []
+    merge = dist._CountMerger._merge
+    monkeypatch.setattr(
+        dist._CountMerger, "_merge", lambda self: merges.append(self.pending) or merge(self)
+    )
+    rng = np.random.default_rng(1)
+    merger, pieces = dist._CountMerger(), []
+    for _ in range(200):
+        piece = pa.table({"a": rng.integers(0, 5_000, 60), dist.COUNT: np.ones(60, np.int64)})
+        pieces.append(piece)
+        merger.add(piece)
+    got = merger.table().to_pandas().sort_values("a").reset_index(drop=True)
+    want = pa.concat_tables(pieces).to_pandas().groupby("a", as_index=False)[dist.COUNT].sum()
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert len(merges) < 20  # 200 pieces; once per piece past MERGE_ROWS would be ~190
