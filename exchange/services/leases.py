@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, defer
 
 from contracts import payment, refund_from_shares, split_from_escrow
 from desensitize import Keyring, Policy
@@ -65,15 +65,21 @@ def choose_columns(policy: Policy, requested: list[str] | None) -> list[str]:
     return list(dict.fromkeys(requested))
 
 
+# Built once: quotes and lease requests run it on every call. Terms and prices never read
+# the dataset's profile, upload schema or key, so decoding them would be wasted.
+_OFFER_AND_DATASET = (
+    select(Offer, Dataset)
+    .outerjoin(Dataset, Dataset.id == Offer.dataset_id)
+    .where(Offer.id == bindparam("offer_id"))
+    .options(defer(Dataset.profile), defer(Dataset.schema), defer(Dataset.wrapped_key))
+)
+
+
 def _requested(
     session: Session, req: LeaseRequest, *, active_only: bool = False
 ) -> tuple[Offer, Dataset, Policy, list[str]]:
     """The offer, dataset, policy and columns a lease request refers to."""
-    row = session.execute(
-        select(Offer, Dataset)
-        .outerjoin(Dataset, Dataset.id == Offer.dataset_id)
-        .where(Offer.id == req.offer_id)
-    ).first()
+    row = session.execute(_OFFER_AND_DATASET, {"offer_id": req.offer_id}).first()
     if row is None:
         raise NotFound(f"offer {req.offer_id} does not exist")
     offer, dataset = row

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from contracts import (
     PLATFORM,
@@ -144,6 +144,17 @@ def list_offers(
     return [(o, status) for o, status in shown if review_status in (None, status)]
 
 
+# Built once (the catalog runs it on every request). The dataset's profile, upload
+# schema and key are not shown in the catalog: loading them decoded JSON for nothing.
+_ACTIVE = (
+    select(Offer, Dataset)
+    .join(Dataset, Dataset.id == Offer.dataset_id)
+    .where(Offer.status == "active", Offer.review_status.in_(("listed", "disclosed")))
+    .order_by(Offer.created_at)
+    .options(defer(Dataset.profile), defer(Dataset.schema), defer(Dataset.wrapped_key))
+)
+
+
 def active_offers(
     session: Session,
     *,
@@ -151,12 +162,7 @@ def active_offers(
     grade: str | None = None,
     text: str | None = None,
 ) -> list[tuple[Offer, Dataset]]:
-    query = (
-        select(Offer, Dataset)
-        .join(Dataset, Dataset.id == Offer.dataset_id)
-        .where(Offer.status == "active", Offer.review_status.in_(("listed", "disclosed")))
-        .order_by(Offer.created_at)
-    )
+    query = _ACTIVE
     if domain:
         query = query.where(Dataset.domain == domain.lower())
     if grade:
