@@ -288,12 +288,26 @@ def _survey_piece(run: str, policy: Policy, parts: Partitions, piece: Piece) -> 
             _read(parts.fs, piece, engine.survey_columns, _shared(run, "codec")), rows
         ):
             engine.survey(table, piece.offset + offset)
-        counts, fits = engine.surveyed()
+        counts, fits = engine.surveyed(encoded=True)
     tallied = {}
     for name, values in fits.items():
         found = pc.value_counts(values)
         tallied[name] = pa.table({"v": found.field("values"), "n": found.field("counts")})
-    return _Survey(counts, tallied)
+    return _Survey(_wide_indices(counts), tallied)
+
+
+def _wide_indices(counts: pa.Table | None) -> pa.Table | None:
+    """Dictionary columns with 32-bit indices, so that pieces' counts concatenate (each
+    piece picks the narrowest index type for its own values)."""
+    if counts is None:
+        return None
+    columns = [
+        column.cast(pa.dictionary(pa.int32(), column.type.value_type))
+        if pa.types.is_dictionary(column.type)
+        else column
+        for column in counts.columns
+    ]
+    return pa.table(columns, names=counts.column_names)
 
 
 @dataclass(frozen=True)
@@ -371,7 +385,9 @@ class _CountMerger:
                 self._merge()
 
     def _merge(self) -> None:
-        table = pa.concat_tables(self.parts, promote_options="permissive")
+        # Values stay dictionary-encoded: the client holds the distinct combinations of the
+        # whole input, and as strings they took ten times the memory of their indices.
+        table = pa.concat_tables(self.parts, promote_options="permissive").unify_dictionaries()
         names = [n for n in table.column_names if n != COUNT]
         if names:
             table = table.group_by(names, use_threads=False).aggregate([(COUNT, "sum")])

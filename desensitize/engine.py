@@ -504,13 +504,14 @@ class Desensitizer:
     # A run split over several engines: each surveys, or transforms, its own batches and
     # hands over what it counted; one engine merges that, plans, and reports.
 
-    def surveyed(self) -> tuple[pa.Table | None, dict[str, pa.Array]]:
-        """Pass one's combination counts (values, not codes) and the values to fit."""
+    def surveyed(self, *, encoded: bool = False) -> tuple[pa.Table | None, dict[str, pa.Array]]:
+        """Pass one's combination counts (values, not codes; with `encoded`, dictionary
+        columns over the values) and the values to fit."""
         fits = {
             name: pa.concat_arrays(parts) if parts else pa.array([], pa.float64())
             for name, parts in self._fits.items()
         }
-        return self._combos.table(), fits
+        return self._combos.table(encoded=encoded), fits
 
     def use_survey(self, counts: pa.Table | None, fits: Mapping[str, pa.Array]) -> None:
         """Pass one done by other engines: their merged counts and values, for `prepare`."""
