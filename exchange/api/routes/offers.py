@@ -153,7 +153,7 @@ def review_offer(
     response_model=list[CatalogEntry],
     responses=account_errors(422),
 )
-def list_catalog(
+async def list_catalog(
     session: ReadSessionDep,
     _: CurrentAccount,
     domain: str | None = Query(None, max_length=60),
@@ -163,6 +163,9 @@ def list_catalog(
     """**Who:** any account. Listed offers only (reviewed and past their public
     disclosure). Filter by `domain`, `grade` and free text `q` (title and description).
     No row of data, real or synthetic."""
+    # On the event loop, like the key lookup before it: one indexed read, and entries kept
+    # per offer; the worker-thread round trips for the handler and for checking its answer
+    # cost more than that work (see `current_account`).
     return [
         catalog.entry(o, d)
         for o, d in offers.active_offers(session, domain=domain, grade=grade, text=q)
