@@ -17,8 +17,8 @@ from exchange.db.models import Account
 from exchange.errors import Busy, Forbidden, Unauthorized
 from exchange.services.accounts import authenticate
 
-# Dependencies that do no I/O are async: they run on the event loop instead of costing a
-# worker-thread round trip on every request.
+# Dependencies that do no I/O, or one short indexed read (the key lookup), are async: they
+# run on the event loop instead of costing a worker-thread round trip on every request.
 
 
 async def get_exchange(request: Request) -> Exchange:
