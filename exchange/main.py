@@ -39,9 +39,6 @@ def create_app(settings: Settings | None = None, *, exchange: Exchange | None = 
         gc.collect()
         gc.freeze()
         yield
-        # An app may be started and stopped again in one process (tests, embedding): what
-        # this one froze goes back to the collector.
-        gc.unfreeze()
         workers.stop()
         exchange.close()
 
