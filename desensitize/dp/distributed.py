@@ -159,16 +159,9 @@ def _frame(run: str, columns: list[str], parts: Partitions, piece: Piece) -> pd.
     return table.to_pandas()
 
 
-def _in_domain(frame: pd.DataFrame, q: Query) -> pd.DataFrame:
-    if q.groups is None:
-        return frame
-    inside = frame[q.by].astype(str).isin([str(g) for g in q.groups]).to_numpy()
-    return frame[inside]
-
-
 def _tally_piece(piece: Piece, *, run: str, q: Query, parts: Partitions) -> Tally:
     """One row, one person: the piece's rows need no others."""
-    return tally(_in_domain(_frame(run, q.columns, parts, piece), q), q)
+    return _bounded_tally(_frame(run, q.columns, parts, piece), q, Contribution(), b"")
 
 
 def _split_piece(
@@ -191,5 +184,11 @@ def _tally_bucket(run: str, q: Query, contribution: Contribution, parts: list[pa
     """All the rows of the bucket's persons, bounded and tallied. Its parts come in piece
     order, each in table order, so the rows are in table order as they are."""
     frame = pa.concat_tables(parts).to_pandas()
-    kept = bounded_rows(frame, q, contribution, key=_shared(run, "key"))
+    return _bounded_tally(frame, q, contribution, _shared(run, "key"))
+
+
+def _bounded_tally(frame: pd.DataFrame, q: Query, contribution: Contribution, key: bytes) -> Tally:
+    """The figures of the rows `answer_query` would aggregate: those in the public domain,
+    within each person's bounds."""
+    kept = bounded_rows(frame, q, contribution, key=key)
     return tally(frame[q.columns].iloc[kept], q)

@@ -8,7 +8,7 @@ from typing import Any, BinaryIO, cast
 
 import pandas as pd
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from desensitize import Keyring, Policy, apply, profile
 from desensitize.noise_error import noise_errors
@@ -270,6 +270,12 @@ def _keep_offer_promises(session: Session, dataset: Dataset, policy: Policy) -> 
             f"k={policy.k or 1}: withdraw the offer or keep k at {above[0].k} or more",
             code="offer_promises_k",
         )
+
+
+# Query options for routes that show or price an offer: they never read a dataset's
+# profile, upload schema or wrapped key, which would otherwise be loaded (and their JSON
+# decoded) on every request.
+TERMS_ONLY = (defer(Dataset.profile), defer(Dataset.schema), defer(Dataset.wrapped_key))
 
 
 def require_policy(dataset: Dataset) -> Policy:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from contracts import payment, refund_from_shares, split_from_escrow
 from desensitize import Keyring, Policy
@@ -20,7 +20,7 @@ from exchange.errors import Conflict, Forbidden, Invalid, MissingRow, NotFound
 from exchange.services import governance, releases
 from exchange.services import terms as terms_svc
 from exchange.services.bounds import starts_at_problem
-from exchange.services.datasets import require_policy
+from exchange.services.datasets import TERMS_ONLY, require_policy
 from exchange.services.ids import new_id
 from exchange.services.lifecycle import effective_status
 from exchange.services.offers import ledger_shares
@@ -65,13 +65,12 @@ def choose_columns(policy: Policy, requested: list[str] | None) -> list[str]:
     return list(dict.fromkeys(requested))
 
 
-# Built once: quotes and lease requests run it on every call. Terms and prices never read
-# the dataset's profile, upload schema or key, so decoding them would be wasted.
+# Built once: quotes and lease requests run it on every call.
 _OFFER_AND_DATASET = (
     select(Offer, Dataset)
     .outerjoin(Dataset, Dataset.id == Offer.dataset_id)
     .where(Offer.id == bindparam("offer_id"))
-    .options(defer(Dataset.profile), defer(Dataset.schema), defer(Dataset.wrapped_key))
+    .options(*TERMS_ONLY)
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from contracts import (
     PLATFORM,
@@ -21,7 +21,7 @@ from exchange.db.models import MICRO, Account, Dataset, Offer
 from exchange.errors import Conflict, Forbidden, Invalid, MissingRow, NotFound
 from exchange.services import budgets, governance, rights
 from exchange.services import terms as terms_svc
-from exchange.services.datasets import get_owned, require_policy
+from exchange.services.datasets import TERMS_ONLY, get_owned, require_policy
 from exchange.services.ids import new_id
 
 
@@ -144,14 +144,13 @@ def list_offers(
     return [(o, status) for o, status in shown if review_status in (None, status)]
 
 
-# Built once (the catalog runs it on every request). The dataset's profile, upload
-# schema and key are not shown in the catalog: loading them decoded JSON for nothing.
+# Built once: the catalog runs it on every request.
 _ACTIVE = (
     select(Offer, Dataset)
     .join(Dataset, Dataset.id == Offer.dataset_id)
     .where(Offer.status == "active", Offer.review_status.in_(("listed", "disclosed")))
     .order_by(Offer.created_at)
-    .options(defer(Dataset.profile), defer(Dataset.schema), defer(Dataset.wrapped_key))
+    .options(*TERMS_ONLY)
 )
 
 
