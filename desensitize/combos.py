@@ -202,6 +202,9 @@ class ComboCounts:
         return self._pack(list(cells)), counts
 
     def _merge(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        if not len(self._keys):  # the first batch's counts are the counts
+            self._keys, self._counts = keys, counts.astype(np.int64, copy=False)
+            return
         at = np.searchsorted(self._keys, keys)
         found = at < len(self._keys)
         found[found] = self._keys[at[found]] == keys[found]
@@ -387,7 +390,7 @@ def sorted_sizes(key: np.ndarray, weights: np.ndarray | None, shift: int) -> np.
     starts = np.flatnonzero(np.concatenate(([True], cls[1:] != cls[:-1])))
     del cls
     key &= (1 << shift) - 1
-    return np.add.reduceat(key, starts)
+    return np.add.reduceat(key, starts, dtype=np.int64)
 
 
 def _unique_inverse(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:

@@ -218,8 +218,12 @@ class Tally:
 class Desensitizer:
     """One policy and one keyring applied over the batches of one table (see module doc)."""
 
-    def __init__(self, policy: Policy, keys: Keyring) -> None:
-        self.policy, self.keys = policy, keys
+    def __init__(self, policy: Policy, keys: Keyring, *, bounded: bool = True) -> None:
+        """`bounded` (a stream's engine) hands the pages Arrow frees back to the system
+        after each column, so memory stays flat however long the input. A table held in
+        memory keeps them for the next piece: faulting in fresh pages costs more than
+        much of the work done on them."""
+        self.policy, self.keys, self.bounded = policy, keys, bounded
         # Rules spend their time in Arrow, numpy and AES code that releases the GIL, so
         # columns are transformed side by side.
         self._pool = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
@@ -301,7 +305,7 @@ class Desensitizer:
 
     def _count_raw(self, table: pa.Table) -> None:
         self._raw.add(table.select(self.qi_names))
-        pa.default_memory_pool().release_unused()  # see `_column_output`
+        self._release()
 
     def _drop_mask(self, table: pa.Table) -> np.ndarray:
         drop = np.zeros(table.num_rows, dtype=bool)
@@ -410,9 +414,14 @@ class Desensitizer:
     ) -> pa.Array:
         """One output column of the kept rows (runs on a worker)."""
         out = _kept(self._output(name, _array(table, name), ctx), keep)
-        # Arrow's allocator keeps each thread's freed pages; hand them back to the system.
-        pa.default_memory_pool().release_unused()
+        self._release()
         return out
+
+    def _release(self) -> None:
+        """Arrow's allocator keeps each thread's freed pages: a bounded engine hands this
+        thread's back to the system."""
+        if self.bounded:
+            pa.default_memory_pool().release_unused()
 
     @property
     def _independent(self) -> list[str]:
@@ -691,7 +700,7 @@ def apply(
         table, index = data.select(policy.required_columns), None
     else:
         raise TypeError(f"expected a pandas DataFrame or Arrow table, got {type(data).__name__}")
-    with Desensitizer(policy, keys) as engine:
+    with Desensitizer(policy, keys, bounded=False) as engine:
         done = list(pieces_of(engine, table))
         out = pa.concat_tables([piece for _, piece, _ in done])
         kept = np.concatenate([keep for _, _, keep in done])

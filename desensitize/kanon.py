@@ -70,6 +70,9 @@ THREADED_COMBINATIONS = 1_000_000
 # Combinations are merged only when that leaves at most this share of them: fewer merges
 # do not pay for the copies.
 COMPRESS_BELOW = 0.8
+# A round's candidates count rows per class in a table, instead of sorting, when the
+# class keys' space is at most this many times the combinations.
+DENSE_ROUND = 2
 
 
 @dataclass(frozen=True)
@@ -269,25 +272,35 @@ def _diversity(groups: np.ndarray, lcodes: tuple[np.ndarray, int], n_groups: int
 
 class _RoundKeys:
     """The search's shortcut for the rows model: each combination's class key at the
-    current levels, in a mixed radix over the level-0 value counts (a level's codes never
-    exceed them), with its rows in the low bits. A candidate step changes one column's
-    digit, and sorting the keys gives rows per class: several times faster than the
-    argsort that numbered class ids need, and the search asks only how many rows fail."""
+    current levels, in a mixed radix over the current levels' value counts (a step up
+    only merges codes, so a raised column's codes stay below them), with its rows in the
+    low bits. A candidate step changes one column's digit, and sorting the keys gives
+    rows per class: several times faster than the argsort that numbered class ids need,
+    and the search asks only how many rows fail. Keys are as narrow as the round allows
+    (a 32-bit sort is much faster), and a round whose classes fit a small table counts
+    them there, without sorting."""
 
     def __init__(self, levels: list[_Levels], chosen: Sequence[int], model: _Model) -> None:
         self.levels, self.chosen, self.model = levels, list(chosen), model
         self.shift = max(int(model.weights.max()).bit_length(), 1)
         self.radix: list[int] = []
         place = 1 << self.shift
-        for lv in reversed(levels):
+        for lv, at in zip(reversed(levels), reversed(self.chosen), strict=True):
             self.radix.insert(0, place)
-            place *= lv.cards[0]
+            place *= lv.cards[at]
+        self.cells = place >> self.shift  # the space of class keys
+        self.dtype = _key_type(place)
         self.key = None
-        if place < 2**63 and levels and model.lcodes is None and model.ucodes is None:
-            key = model.weights.copy()
-            for lv, at, radix in zip(levels, chosen, self.radix, strict=True):
-                key += (lv.maps[at].astype(np.int64) * radix)[lv.position]
+        if self.dtype is not None and levels and model.lcodes is None and model.ucodes is None:
+            key = model.weights.astype(self.dtype)
+            for lv, at, radix in zip(levels, self.chosen, self.radix, strict=True):
+                key += self._digits(lv.maps[at].astype(np.int64) * radix)[lv.position]
             self.key = key
+
+    def _digits(self, values: np.ndarray) -> np.ndarray:
+        """Key parts (or moves, which may be negative) in the keys' type: unsigned keys
+        add a negative move modulo 2**32, which lands on the right key."""
+        return values.astype(self.dtype)
 
     @property
     def usable(self) -> bool:
@@ -302,13 +315,13 @@ class _RoundKeys:
         starts = np.flatnonzero(np.concatenate(([True], cls[1:] != cls[:-1])))
         if len(starts) > COMPRESS_BELOW * len(key):
             return False  # too few merges to pay for the copies
-        classes = cls[starts]
+        classes = cls[starts].astype(np.int64)
         del cls
         key &= (1 << self.shift) - 1
-        self.model.weights = np.add.reduceat(key, starts)
+        self.model.weights = np.add.reduceat(key, starts, dtype=np.int64)
         del key, starts
         for lv, at, radix in zip(self.levels, self.chosen, self.radix, strict=True):
-            digit = (classes // (radix >> self.shift)) % lv.cards[0]
+            digit = (classes // (radix >> self.shift)) % lv.cards[at]
             lv.position = lv.representatives(at)[digit]
         return True
 
@@ -320,13 +333,24 @@ class _RoundKeys:
             # How each base value's key moves, then one gather: cheaper than two codes.
             lv, was = self.levels[column], self.chosen[column]
             moves = lv.maps[level].astype(np.int64) - lv.maps[was]
-            moves *= self.radix[column]
-            key = moves[lv.position]
+            key = self._digits(moves * self.radix[column])[lv.position]
             key += self.key
-        sizes = sorted_sizes(key, None, self.shift)
+        if self.cells <= DENSE_ROUND * len(key):
+            rows = np.bincount(key >> self.shift, weights=key & ((1 << self.shift) - 1))
+            sizes = rows[rows > 0].astype(np.int64)
+        else:
+            sizes = sorted_sizes(key, None, self.shift)
         failing = sizes < self.model.k
         smallest = int(sizes.min()) if len(sizes) else 0
         return _Outcome(len(sizes), failing, int(sizes[failing].sum()), smallest=smallest)
+
+
+def _key_type(place: int) -> type[np.integer] | None:
+    """The narrowest integer type holding keys below `place`, or None past 63 bits."""
+    for dtype in (np.int32, np.uint32, np.int64):
+        if place <= np.iinfo(dtype).max + 1:
+            return dtype
+    return None
 
 
 def _as_counted(levels: list[_Levels], chosen: Sequence[int], model: _Model) -> _Outcome | None:

@@ -172,8 +172,8 @@ def _encodings(table: pa.Table) -> dict[str, Any]:
 class _Sink:
     """Writes output batches of one schema to CSV or Parquet."""
 
-    def __init__(self, path: Path | BinaryIO, fmt: str) -> None:
-        self.path, self.format = path, fmt
+    def __init__(self, path: Path | BinaryIO, fmt: str, *, bounded: bool = True) -> None:
+        self.path, self.format, self.bounded = path, fmt, bounded
         self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
         self.schema: pa.Schema | None = None
 
@@ -187,7 +187,8 @@ class _Sink:
         if table.schema != self.schema:
             table = table.cast(self.schema)
         self._writer.write_table(table)
-        pa.default_memory_pool().release_unused()  # this thread's freed pages, see engine
+        if self.bounded:
+            pa.default_memory_pool().release_unused()  # this thread's freed pages, see engine
 
     def close(self) -> None:
         if self._writer is not None:
@@ -299,11 +300,11 @@ class ParquetSource:
 
 
 @contextmanager
-def _published(sink: Path) -> Iterator[_Sink]:
+def _published(sink: Path, *, bounded: bool = True) -> Iterator[_Sink]:
     """A writer into a partial file beside `sink`, renamed to `sink` only if the block ends
     without an error: a failed run leaves nothing behind."""
     partial = sink.with_name(sink.name + ".part")
-    writer = _Sink(partial, _format(sink))
+    writer = _Sink(partial, _format(sink), bounded=bounded)
     try:
         yield writer
         writer.close()
@@ -350,8 +351,8 @@ def apply_table(
     table = table.select(policy.required_columns)
     sample = _UtilitySample(policy)
     with (
-        _published(Path(sink)) as writer,
-        Desensitizer(policy, keys) as engine,
+        _published(Path(sink), bounded=False) as writer,
+        Desensitizer(policy, keys, bounded=False) as engine,
         ThreadPoolExecutor(max_workers=1) as io,
     ):
         pending: Future | None = None

@@ -1,0 +1,88 @@
+"""The greedy search's candidate keys: narrow, unsigned or wide, sorted or tabled.
+
+Each round's keys only save work: a candidate step must find the classes and violating
+rows that numbering the classes afresh (`_evaluate`) finds, whatever the keys' type
+(an unsigned key adds a negative move modulo 2**32) and whether rows per class are
+counted by sorting or in a table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from desensitize import Keyring, Policy, kanon
+from desensitize.engine import Desensitizer
+from desensitize.kanon import COUNT, _evaluate, _Levels, _Model, _RoundKeys, choose_levels
+
+KEYS = Keyring(b"round-keys-test-key-0123456789ab")
+
+
+def _engine(seed: int, search: str = "auto") -> Desensitizer:
+    """An engine that has surveyed 600 rows of four columns of random widths."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {f"q{i}": rng.integers(0, int(rng.integers(2, 60)), 600) * 1.0 for i in range(4)}
+    )
+    columns = {n: {"class": "quasi_identifier", "rule": "generalize", "width": 1} for n in frame}
+    policy = Policy.from_dict(
+        {"k": 3, "max_suppression": 0.05, "search": search, "columns": columns}
+    )
+    engine = Desensitizer(policy, KEYS)
+    engine.survey(pa.Table.from_pandas(frame, preserve_index=False), 0)
+    return engine
+
+
+def _levels(seed: int) -> tuple[list[_Levels], _Model]:
+    engine = _engine(seed)
+    counts = engine._combos.table(encoded=True)
+    levels = [_Levels.build(qi, counts[qi.name].combine_chunks()) for qi in engine.qis]
+    return levels, _Model(counts[COUNT].to_numpy().astype(np.int64), None, None, False, 3, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.uint32, np.int64])
+@pytest.mark.parametrize("dense", [0, 10**6])
+def test_every_candidate_step_counts_what_numbered_classes_count(dtype, dense, monkeypatch):
+    monkeypatch.setattr(kanon, "_key_type", lambda place: dtype)
+    monkeypatch.setattr(kanon, "DENSE_ROUND", dense)
+    for seed in range(8):
+        levels, model = _levels(seed)
+        rng = np.random.default_rng(seed)
+        for _ in range(6):
+            chosen = [int(rng.integers(0, len(lv.maps) - 1)) for lv in levels]
+            keys = _RoundKeys(levels, chosen, model)
+            assert keys.key.dtype == dtype
+            for column, lv in enumerate(levels):
+                step = lv.next_level(chosen[column])
+                if step is None:
+                    continue
+                trial = [*chosen[:column], step, *chosen[column + 1 :]]
+                got, want = keys.outcome(column, step), _evaluate(levels, trial, model)
+                assert (got.classes, got.violating) == (want.classes, want.violating)
+                assert got.smallest == want.smallest
+
+
+def test_keys_take_the_narrowest_type_the_round_allows():
+    assert kanon._key_type(2**31) is np.int32
+    assert kanon._key_type(2**31 + 1) is np.uint32
+    assert kanon._key_type(2**32 + 1) is np.int64
+    assert kanon._key_type(2**63 + 1) is None
+
+
+def test_the_plan_does_not_depend_on_how_candidates_are_counted(monkeypatch):
+    for seed in range(4):
+        plans = set()
+        for dtype, dense in ((np.int64, 0), (np.uint32, 10**6), (np.int32, 0)):
+            monkeypatch.setattr(kanon, "_key_type", lambda place, d=dtype: d)
+            monkeypatch.setattr(kanon, "DENSE_ROUND", dense)
+            engine = _engine(seed, search="greedy")
+            plan = choose_levels(
+                engine._combos.table(encoded=True),
+                engine.qis,
+                k=3,
+                max_suppression=0.05,
+                search="greedy",
+            )
+            plans.add((tuple(plan.levels.items()), plan.rows_suppressed))
+        assert len(plans) == 1
