@@ -12,7 +12,10 @@ with the others added), then, while more rows sit in classes smaller than k (or
 less diverse than l, or, per person, shared by fewer than k persons: see units.py)
 than `max_suppression` allows, raises one column one level: the step removing the
 most violating rows per unit of precision lost (a level costs 1/height of its
-ladder), or, when no step removes any, the one merging the most classes.
+ladder), or, when no step removes any, the one merging the most classes. While every
+row still fails, the step is the one that divides its column's distinct values the
+most, the merge that counting classes would most likely find: counting each candidate
+costs a sort of every combination, and far from k it mostly finds nothing passing.
 Combinations equal at the current levels are merged as it goes, since higher levels
 never split them. The remaining violating classes (or persons) are suppressed, and
 the output is checked independently by grouping its own values.
@@ -440,6 +443,22 @@ def _best_step(
     return None if best is None else (best[1], best[2])
 
 
+def _dividing_step(
+    levels: list[_Levels], chosen: list[int], estimate: Callable[[list[int]], _Outcome]
+) -> tuple[list[int], _Outcome] | None:
+    """The step dividing its column's distinct values the most (the first such column on
+    a tie), chosen without counting classes."""
+    open_columns = [i for i, lv in enumerate(levels) if lv.next_level(chosen[i]) is not None]
+    if not open_columns:
+        return None
+    def merged(c: int) -> tuple[float, int]:
+        return levels[c].cards[chosen[c]] / levels[c].cards[levels[c].next_level(chosen[c])], -c
+
+    i = max(open_columns, key=merged)
+    trial = [*chosen[:i], levels[i].next_level(chosen[i]), *chosen[i + 1 :]]
+    return trial, estimate(trial)
+
+
 def _alone(lv: _Levels, model: _Model) -> Callable[[int], int]:
     """Violating rows with one column alone at a level. In the rows model its classes are
     unions of its base values: rows are counted per base value once, and each level is a
@@ -557,7 +576,10 @@ def choose_levels(
             # to pay for its copies is not even tried; it leaves the outcome as it is.
             if outcome.classes <= COMPRESS_BELOW * len(model.weights):
                 model.compress(levels, chosen)
-            step = _best_step(levels, chosen, outcome, model, pool)
+            if outcome.violating == rows:
+                step = _dividing_step(levels, chosen, estimate)
+            else:
+                step = _best_step(levels, chosen, outcome, model, pool)
             if step is None:
                 raise KAnonymityError(
                     _unreachable(

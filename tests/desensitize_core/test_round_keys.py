@@ -1,4 +1,6 @@
-"""The greedy search's candidate keys: narrow, unsigned or wide, sorted or tabled.
+"""The greedy search's shortcuts: a step chosen without counting while every row fails,
+and candidate
+keys narrow, unsigned or wide, sorted or tabled.
 
 Each round's keys only save work: a candidate step must find the classes and violating
 rows that numbering the classes afresh (`_evaluate`) finds, whatever the keys' type
@@ -86,3 +88,37 @@ def test_the_plan_does_not_depend_on_how_candidates_are_counted(monkeypatch):
             )
             plans.add((tuple(plan.levels.items()), plan.rows_suppressed))
         assert len(plans) == 1
+
+
+def test_while_every_row_fails_the_step_is_chosen_without_counting(monkeypatch):
+    """Each column alone passes, every row is unique over both. Raising `day` one level
+    halves its 800 values; raising `slot` turns 5 values into 3. So `day` steps first, and
+    no round counts candidates until some row passes."""
+    rows = 4000
+    frame = pd.DataFrame({"day": np.arange(rows) // 5 * 1.0, "slot": np.arange(rows) % 5 * 1.0})
+    columns = {n: {"class": "quasi_identifier", "rule": "generalize", "width": 1} for n in frame}
+    policy = Policy.from_dict(
+        {"k": 5, "max_suppression": 0.02, "search": "greedy", "columns": columns}
+    )
+    engine = Desensitizer(policy, KEYS)
+    engine.survey(pa.Table.from_pandas(frame, preserve_index=False), 0)
+    counted, uncounted = [], []
+    best_step, dividing_step = kanon._best_step, kanon._dividing_step
+
+    def spy_best(levels, chosen, current, model, pool):
+        counted.append(current.violating)
+        return best_step(levels, chosen, current, model, pool)
+
+    def spy_dividing(levels, chosen, estimate):
+        step = dividing_step(levels, chosen, estimate)
+        uncounted.append((list(chosen), step[0]))
+        return step
+
+    monkeypatch.setattr(kanon, "_best_step", spy_best)
+    monkeypatch.setattr(kanon, "_dividing_step", spy_dividing)
+    combos = engine._combos.table(encoded=True)
+    plan = choose_levels(combos, engine.qis, k=5, max_suppression=0.02, search="greedy")
+    assert [qi.name for qi in engine.qis] == ["day", "slot"]
+    assert uncounted[0] == ([0, 0], [1, 0])  # `day` stepped first, uncounted
+    assert all(violating < rows for violating in counted)
+    assert plan.rows_suppressed <= 0.02 * rows
