@@ -70,7 +70,8 @@ class _GroupedCounts:
 
 
 class StableCodes:
-    """Integer codes for one column's values, the same in every batch."""
+    """Integer codes for one column's values, the same in every batch: Arrow's own 32-bit
+    indices, not copied (callers widen them where they combine them)."""
 
     def __init__(self) -> None:
         self.known: pa.Array | None = None
@@ -79,14 +80,14 @@ class StableCodes:
         if self.known is None:  # one hash pass gives the values and their codes
             encoded = pc.dictionary_encode(values, null_encoding="encode")
             self.known = encoded.dictionary
-            return encoded.indices.to_numpy().astype(np.int64)
+            return encoded.indices.to_numpy()
         codes = pc.index_in(values, value_set=self.known, skip_nulls=False)
         if not codes.null_count:
-            return codes.to_numpy().astype(np.int64)
+            return codes.to_numpy()
         fresh = pc.unique(values.filter(pc.is_null(codes)))
         self.known = pa.concat_arrays([self.known, fresh.cast(self.known.type)])
         codes = pc.index_in(values, value_set=self.known, skip_nulls=False)
-        return codes.to_numpy().astype(np.int64)
+        return codes.to_numpy()
 
 
 class ComboCounts:
@@ -177,7 +178,8 @@ class ComboCounts:
     def _pack(self, codes: Sequence[np.ndarray]) -> np.ndarray:
         key = np.zeros(len(codes[0]), dtype=np.int64)
         for code, width in zip(codes, self._widths, strict=True):
-            key = (key << width) | code
+            key <<= width
+            key |= code
         return key
 
     def _add_dense(self, codes: dict[str, np.ndarray], cards: tuple[int, ...]) -> None:
@@ -187,7 +189,8 @@ class ComboCounts:
             self._dense = grown
         key = np.zeros(len(codes[self.names[0]]), dtype=np.int64)
         for name, card in zip(self.names, cards, strict=True):
-            key = key * card + codes[name]
+            key *= card
+            key += codes[name]
         flat = self._dense.reshape(-1)
         flat += np.bincount(key, minlength=flat.size)
 
