@@ -451,6 +451,7 @@ def _dividing_step(
     open_columns = [i for i, lv in enumerate(levels) if lv.next_level(chosen[i]) is not None]
     if not open_columns:
         return None
+
     def merged(c: int) -> tuple[float, int]:
         return levels[c].cards[chosen[c]] / levels[c].cards[levels[c].next_level(chosen[c])], -c
 

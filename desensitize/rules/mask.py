@@ -21,6 +21,7 @@ from desensitize.rules.base import (
     map_distinct,
     stars,
 )
+from desensitize.rules.email_bytes import email_masked_bytes
 
 __all__ = ["COMPOUND_SURNAMES", "PRESETS", "Mask", "MaskLadder"]
 
@@ -120,6 +121,9 @@ def _email_masked(text: pa.Array, *, keep_first: bool = True) -> pa.Array | None
     a character before it and one after it, else '****' (nulls stay null): the email
     regex's result by splitting at '@', several times faster than the regex (None if the
     output could outgrow 32-bit offsets, for the regex to do)."""
+    fast = email_masked_bytes(text, keep_first=keep_first)
+    if fast is not None:
+        return fast
     data = text.buffers()[2]
     size = data.size if data is not None else 0
     if size + 4 * len(text) >= np.iinfo(np.int32).max:
