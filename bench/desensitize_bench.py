@@ -20,10 +20,10 @@ runs in a fresh child process, timed after its imports, so its peak RSS is its o
   timed on --sample rows, plus a Datafly k-anonymity search with Counters timed on up to
   a million rows (its cost depends on the table), both scaled to the table.
 
-Timings are the best of --repeat rounds; each round runs the floor and the policy runs one
-after the other, so that both see the machine as it is then (on a shared virtual machine,
-the cost of fresh memory pages alone drifts by half within a minute). peak_rss_mb is that
-of the policy run. Last line:
+Timings are the best of --repeat consecutive runs of each phase: on a virtual machine, a
+process that starts just after one that freed as much memory gets its pages far cheaper
+than one that starts after a pause or after a smaller process, so runs of a phase are
+measured after runs of the same phase. peak_rss_mb is that of the policy run. Last line:
 rows=N io_floor_s=A policy_s=B naive_s=C policy_over_floor=B/A speedup_vs_naive=C/B peak_rss_mb=M
 """
 
@@ -276,20 +276,16 @@ def run_child(phase: str, **options: Any) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def rounds(repeat: int, phases: list[str], **options: Any) -> dict[str, dict[str, Any]]:
-    """The best run of each phase over `repeat` rounds, each round running every phase."""
-    runs: dict[str, list[dict[str, Any]]] = {phase: [] for phase in phases}
-    for _ in range(repeat):
-        for phase in phases:
-            runs[phase].append(run_child(phase, **options))
-    return {phase: min(done, key=lambda r: r["seconds"]) for phase, done in runs.items()}
+def best(phase: str, repeat: int, **options: Any) -> dict[str, Any]:
+    runs = [run_child(phase, **options) for _ in range(repeat)]
+    return min(runs, key=lambda r: r["seconds"])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--stream", action="store_true", help="policy_s from apply_stream")
-    parser.add_argument("--repeat", type=int, default=5, help="best of this many rounds")
+    parser.add_argument("--repeat", type=int, default=5, help="best of this many runs")
     parser.add_argument("--sample", type=int, default=5_000, help="rows of the naive run")
     parser.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "datalease-bench"
@@ -310,13 +306,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generated {csv} ({args.rows:,} rows) in {made['seconds']:.1f} s")
     print(f"input: {csv} ({csv.stat().st_size / 1e6:.0f} MB)")
 
-    phases = ["floor", "stream"] if args.stream else ["floor", "stream", "memory"]
-    best = rounds(args.repeat, phases, csv=csv, out=out)
-    floor, stream = best["floor"], best["stream"]
+    floor = best("floor", args.repeat, csv=csv, out=out)
     print(
         f"io floor: {floor['seconds']:.2f} s (whole file {floor['whole']:.2f} s, "
         f"streamed {floor['streamed']:.2f} s)"
     )
+    stream = best("stream", args.repeat, csv=csv, out=out)
     print(
         f"standard policy, apply_stream CSV -> Parquet: {stream['seconds']:.2f} s, "
         f"peak RSS {stream['peak_rss_mb']:.0f} MB, {stream['rows_suppressed']} rows "
@@ -324,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     policy = stream
     if not args.stream:
-        policy = best["memory"]
+        policy = best("memory", args.repeat, csv=csv, out=out)
         print(
             f"standard policy, read CSV + apply_table (Arrow table -> Parquet): "
             f"{policy['seconds']:.2f} s, peak RSS {policy['peak_rss_mb']:.0f} MB"
