@@ -25,6 +25,7 @@ __all__ = [
     "codes_of",
     "index_type",
     "sizes_by_sort",
+    "sorted_classes",
     "sorted_sizes",
     "whole",
 ]
@@ -383,17 +384,25 @@ def sorted_sizes(key: np.ndarray, weights: np.ndarray | None, shift: int) -> np.
     """Sizes of the runs of equal keys after sorting; with `weights`, `key` holds class
     keys to be shifted left by `shift` to carry the weights (it is reused in place),
     else the weights are already in its low `shift` bits."""
+    return sorted_classes(key, weights, shift)[0]
+
+
+def sorted_classes(
+    key: np.ndarray, weights: np.ndarray | None, shift: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`sorted_sizes`, and each run's class key (the key without its weight bits)."""
     if weights is not None:
         key <<= shift
         key |= weights.astype(np.int64, copy=False)
     key.sort()
     if not len(key):
-        return key
+        return key, key
     cls = key >> shift
     starts = np.flatnonzero(np.concatenate(([True], cls[1:] != cls[:-1])))
+    classes = cls[starts]
     del cls
     key &= (1 << shift) - 1
-    return np.add.reduceat(key, starts, dtype=np.int64)
+    return np.add.reduceat(key, starts, dtype=np.int64), classes
 
 
 def _unique_inverse(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:

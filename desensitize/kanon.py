@@ -42,7 +42,7 @@ from desensitize.combos import (
     class_ids,
     codes_of,
     index_type,
-    sorted_sizes,
+    sorted_classes,
     whole,
 )
 from desensitize.errors import DataError, KAnonymityError
@@ -216,6 +216,20 @@ class _Outcome:
     violating: int
     failing_persons: np.ndarray | None = None
     smallest: int = 0  # the smallest class (rows or persons) or signature group
+    merged: _Merged | None = None  # the classes themselves, where they were counted
+
+
+@dataclass(frozen=True)
+class _Merged:
+    """The classes a round's keys found at one level vector (rows model): each class's
+    key and rows, and how to read each column's code back from a key. Merging the
+    combinations into these classes then needs no sort of its own."""
+
+    chosen: list[int]
+    keys: np.ndarray
+    rows: np.ndarray
+    radix: list[int]  # per column, the place of its digit in a key
+    bases: list[int]  # per column, the number its digit counts up to
 
 
 @dataclass
@@ -230,9 +244,20 @@ class _Model:
     k: int
     l: int  # noqa: E741
 
-    def compress(self, levels: list[_Levels], chosen: Sequence[int]) -> bool:
+    def compress(
+        self, levels: list[_Levels], chosen: Sequence[int], outcome: _Outcome | None = None
+    ) -> bool:
         """Merge combinations equal at the chosen levels: higher levels cannot tell them
-        apart, so the rest of the search runs on fewer of them."""
+        apart, so the rest of the search runs on fewer of them. An `outcome` at these
+        levels that kept its classes gives them without sorting again."""
+        found = outcome.merged if outcome is not None else None
+        if found is not None and list(found.chosen) == list(chosen):
+            if len(found.keys) > COMPRESS_BELOW * len(self.weights):
+                return False  # too few merges to pay for the copies
+            self.weights = found.rows
+            for lv, at, radix, base in zip(levels, chosen, found.radix, found.bases, strict=True):
+                lv.position = lv.representatives(at)[(found.keys // radix) % base]
+            return True
         if levels and self.lcodes is None and self.ucodes is None:
             keys = _RoundKeys(levels, chosen, self)
             if keys.usable:
@@ -340,12 +365,25 @@ class _RoundKeys:
             key += self.key
         if self.cells <= DENSE_ROUND * len(key):
             rows = np.bincount(key >> self.shift, weights=key & ((1 << self.shift) - 1))
-            sizes = rows[rows > 0].astype(np.int64)
+            keys = np.flatnonzero(rows)
+            sizes = rows[keys].astype(np.int64)
         else:
-            sizes = sorted_sizes(key, None, self.shift)
+            sizes, keys = sorted_classes(key, None, self.shift)
+        chosen = list(self.chosen)
+        if column is not None:
+            chosen[column] = level
+        merged = _Merged(
+            chosen,
+            keys,
+            sizes,
+            [radix >> self.shift for radix in self.radix],
+            [lv.cards[at] for lv, at in zip(self.levels, self.chosen, strict=True)],
+        )
         failing = sizes < self.model.k
         smallest = int(sizes.min()) if len(sizes) else 0
-        return _Outcome(len(sizes), failing, int(sizes[failing].sum()), smallest=smallest)
+        return _Outcome(
+            len(sizes), failing, int(sizes[failing].sum()), smallest=smallest, merged=merged
+        )
 
 
 def _key_type(place: int) -> type[np.integer] | None:
@@ -576,7 +614,7 @@ def choose_levels(
             # values). The outcome says how many classes there are, so a merge too small
             # to pay for its copies is not even tried; it leaves the outcome as it is.
             if outcome.classes <= COMPRESS_BELOW * len(model.weights):
-                model.compress(levels, chosen)
+                model.compress(levels, chosen, outcome)
             if outcome.violating == rows:
                 step = _dividing_step(levels, chosen, estimate)
             else:
@@ -588,7 +626,7 @@ def choose_levels(
                     )
                 )
             chosen, outcome = step
-    model.compress(levels, chosen)  # the class lookup is built from one row per class
+    model.compress(levels, chosen, outcome)  # the class lookup: one row per class
     outcome = _evaluate(levels, chosen, model)  # numbered classes: the suppressed ones
     picked = list(zip(levels, chosen, strict=True))
     suppressed_units = None

@@ -9,6 +9,8 @@ counted by sorting or in a table."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -122,3 +124,28 @@ def test_while_every_row_fails_the_step_is_chosen_without_counting(monkeypatch):
     assert uncounted[0] == ([0, 0], [1, 0])  # `day` stepped first, uncounted
     assert all(violating < rows for violating in counted)
     assert plan.rows_suppressed <= 0.02 * rows
+
+
+@pytest.mark.parametrize("dense", [0, 10**6])
+def test_merging_into_a_steps_counted_classes_is_merging_by_sorting(dense, monkeypatch):
+    """The classes a candidate step counted merge the combinations as a fresh sort does:
+    the same classes, each with the same rows."""
+    monkeypatch.setattr(kanon, "DENSE_ROUND", dense)
+    for seed in range(8):
+        levels, model = _levels(seed)
+        chosen = [0] * len(levels)
+        column = next(i for i, lv in enumerate(levels) if lv.next_level(0) is not None)
+        step = levels[column].next_level(0)
+        trial = [*chosen[:column], step, *chosen[column + 1 :]]
+        outcome = _RoundKeys(levels, chosen, model).outcome(column, step)
+        merged = []
+        for given in (outcome, None):
+            copies = [copy.copy(lv) for lv in levels]
+            into = copy.copy(model)
+            monkeypatch.setattr(kanon, "COMPRESS_BELOW", 1.0)  # merge however few
+            assert into.compress(copies, trial, given)
+            codes = np.stack([lv.codes(at) for lv, at in zip(copies, trial, strict=True)])
+            rows = into.weights.tolist()
+            merged.append(sorted(zip(map(tuple, codes.T.tolist()), rows, strict=True)))
+        assert merged[0] == merged[1]
+        assert len(merged[0]) == outcome.classes
