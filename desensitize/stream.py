@@ -361,9 +361,12 @@ def apply_table(
             if pending is not None:
                 pending.result()
             pending = io.submit(writer.write, out)
+        # The report (and the output's own check) while the last piece is written: should
+        # the check fail, the pool waits for the write and the partial file is removed.
+        report = engine.finish(sample.finish())
         if pending is not None:
             pending.result()
-        return engine.finish(sample.finish())
+        return report
 
 
 def apply_batches(
