@@ -93,6 +93,13 @@ def _array(table: pa.Table, name: str) -> pa.Array:
     return whole(table.column(name))
 
 
+def _halves(rows: int) -> list[tuple[int, int]]:
+    """Two row ranges splitting `rows` at a whole piece (keyed draws per row block stay
+    where they are), or one range for a table of less than two pieces."""
+    half = rows // 2 // CHUNK_ROWS * CHUNK_ROWS
+    return [(0, half), (half, rows - half)] if half else [(0, rows)]
+
+
 def _kept(data: pa.Table | pa.Array, keep: np.ndarray) -> pa.Table | pa.Array:
     """The rows where `keep` is true (no copy when all are kept, the usual case)."""
     return data if keep.all() else data.filter(keep)
@@ -339,9 +346,21 @@ class Desensitizer:
         keep = ~self._drop_mask(table)
         if self.enforce:
             # The first pass is the critical path: its columns are worked side by side,
-            # each coded as soon as its values are made.
+            # each in halves of rows (one slow column, a mask over long text, would keep
+            # the other worker idle), and coded as soon as its values are made.
+            def base_part(qi: QuasiIdentifier, at: int, rows: int) -> pa.Array:
+                values = _array(table.slice(at, rows), qi.name)
+                return qi.ladder.base(values, Context(self.keys, row_offset=offset + at))
+
+            halves = _halves(table.num_rows)
+            started = {
+                qi.name: [self._survey_pool.submit(base_part, qi, *half) for half in halves]
+                for qi in self.qis
+            }
+
             def base(qi: QuasiIdentifier) -> pa.Array:
-                return qi.ladder.base(_array(table, qi.name), ctx)
+                made = [part.result() for part in started[qi.name]]
+                return made[0] if len(made) == 1 else pa.concat_arrays(made)
 
             makers: dict[str, Callable[[], pa.Array]] = {
                 qi.name: partial(base, qi) for qi in self.qis

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +16,16 @@ from desensitize import (
     DataError,
     KAnonymityError,
     Keyring,
+    Policy,
     PolicyError,
     apply,
     apply_stream,
     apply_table,
 )
+from desensitize import engine as engine_module
 from desensitize import stream as stream_module
 from desensitize.engine import Desensitizer
+from desensitize.rules.noise import ROW_BLOCK
 from examples.city_vocab import SHENZHEN_DISTRICTS
 from examples.generate_city_data import generate_citizens
 
@@ -134,6 +138,31 @@ def test_a_table_written_as_it_is_made_equals_in_memory(
     pd.testing.assert_frame_equal(written, expected)
     assert report.to_dict() == in_memory.report.to_dict()
     assert sorted(p.name for p in tmp_path.iterdir()) == [sink.name]
+
+
+def test_a_survey_in_halves_of_rows_counts_what_a_whole_survey_counts(
+    citizens: pd.DataFrame, full_policy: dict, keys: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tables of two pieces or more are surveyed in two halves of rows side by side. Noise
+    above the record cap is counted as a quasi-identifier and draws by row, so each half
+    must keep its rows' places: the same level-0 values, the same counts, the same release."""
+    policy = copy.deepcopy(full_policy)
+    policy["columns"]["monthly_income"]["epsilon"] = 8.0
+    table = pa.Table.from_pandas(citizens, preserve_index=False)
+    monkeypatch.setattr(engine_module, "CHUNK_ROWS", ROW_BLOCK)  # 140,000 rows: two halves
+    assert engine_module._halves(len(citizens)) == [(0, 70_000), (70_000, 70_000)]
+    surveys, releases = [], []
+    for halves in (engine_module._halves, lambda rows: [(0, rows)]):
+        monkeypatch.setattr(engine_module, "_halves", halves)
+        with Desensitizer(Policy.from_dict(policy), keys, bounded=False) as engine:
+            engine.survey(table, 0, keep_bases=True)
+            surveys.append((engine._bases, engine._combos.table()))
+        releases.append(apply(citizens, policy, keys))
+    (halved_bases, halved_counts), (whole_bases, whole_counts) = surveys
+    assert "monthly_income" in halved_bases
+    assert all(halved_bases[name].equals(whole_bases[name]) for name in whole_bases)
+    assert halved_counts.equals(whole_counts)
+    assert releases[0].table.equals(releases[1].table)
 
 
 def test_parquet_output_encodes_each_column_for_what_it_holds(
