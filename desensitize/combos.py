@@ -26,6 +26,7 @@ __all__ = [
     "index_type",
     "sizes_by_sort",
     "sorted_classes",
+    "unique_counts",
     "sorted_sizes",
     "whole",
 ]
@@ -139,8 +140,9 @@ class ComboCounts:
         once (each has its own `StableCodes`), one batch at a time."""
         return self._codes[name](values)
 
-    def add_codes(self, codes: dict[str, np.ndarray]) -> None:
-        """Count a batch's combinations from its columns' `code`s."""
+    def add_codes(self, codes: dict[str, np.ndarray], pool: Executor | None = None) -> None:
+        """Count a batch's combinations from its columns' `code`s (with `pool`, a large
+        batch's keys are sorted in two ranges side by side)."""
         if not len(codes[self.names[0]]):
             return
         if self._dense is not None:
@@ -165,7 +167,7 @@ class ComboCounts:
             self._overflow.add(pa.table(codes))
             return
         key = self._pack([codes[name] for name in self.names])
-        self._merge(*np.unique(key, return_counts=True))
+        self._merge(*unique_counts(key, pool))
 
     def _fits(self) -> bool:
         """True if packed keys exist and every column's codes fit its field."""
@@ -403,6 +405,23 @@ def sorted_classes(
     del cls
     key &= (1 << shift) - 1
     return np.add.reduceat(key, starts, dtype=np.int64), classes
+
+
+SPLIT_UNIQUE = 1 << 18  # keys from which `unique_counts` sorts two ranges side by side
+
+
+def unique_counts(key: np.ndarray, pool: Executor | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(key, return_counts=True)`; with `pool`, many keys are split at a sampled
+    median into a lower and an upper range, each sorted on a worker (numpy's sort releases
+    the GIL), and the two results simply follow each other."""
+    if pool is None or len(key) < SPLIT_UNIQUE:
+        return np.unique(key, return_counts=True)
+    sample = np.sort(key[:: len(key) // 1024])
+    lower = key < sample[len(sample) // 2]
+    ranges = [key[lower], key[~lower]]
+    del lower
+    done = list(pool.map(lambda part: np.unique(part, return_counts=True), ranges))
+    return np.concatenate([d[0] for d in done]), np.concatenate([d[1] for d in done])
 
 
 def _unique_inverse(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:

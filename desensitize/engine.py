@@ -379,7 +379,7 @@ class Desensitizer:
                 self._bases = {name: done[name][0] for name in self.qi_names}
             codes = {name: code for name, (_, code) in done.items()}
             del done
-            self._combos.add_codes(codes)
+            self._combos.add_codes(codes, self._survey_pool)
             if keep_bases and offset == 0:
                 self._row_codes = {
                     n: codes[n].astype(index_type(int(codes[n].max(initial=0)) + 1))

@@ -244,3 +244,26 @@ def test_counts_over_more_columns_than_the_quasi_identifiers_plan_as_merged_ones
         ]
     assert plans[0].levels == plans[1].levels == {"zone": 0, "gender": 0}
     assert plans[0].rows_suppressed == plans[1].rows_suppressed == 0
+
+
+def test_unique_counts_in_two_ranges_equal_one_sort():
+    """Keys sorted in two ranges side by side give numpy's own unique values and counts,
+    for spread keys, heavy repeats, and a sampled median that is the smallest key."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from desensitize.combos import SPLIT_UNIQUE, unique_counts
+
+    rng = np.random.default_rng(11)
+    n = SPLIT_UNIQUE + 1000
+    cases = [
+        rng.integers(0, 2**40, n),
+        rng.integers(0, 50, n),
+        np.concatenate([np.zeros(n - 10, dtype=np.int64), rng.integers(1, 9, 10)]),
+        np.full(n, 7, dtype=np.int64),
+    ]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for key in cases:
+            values, counts = unique_counts(key, pool)
+            expected_values, expected_counts = np.unique(key, return_counts=True)
+            assert np.array_equal(values, expected_values)
+            assert np.array_equal(counts, expected_counts)
