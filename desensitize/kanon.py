@@ -460,24 +460,32 @@ def _best_step(
     """The one-level step that removes the most violating rows per unit of precision lost;
     if none removes any, the one leaving the fewest classes (it merges the most).
 
-    Candidates are evaluated side by side: their sorts release the GIL."""
+    Candidates are evaluated side by side (their sorts release the GIL), the cheapest
+    steps first. No step removes more rows than fail now, so once a step's gain is
+    known, a step whose loss keeps even that below it cannot win and is not counted."""
     trials = []
     for i, lv in enumerate(levels):
         step = lv.next_level(chosen[i])
         if step is not None:
-            trials.append((i, step, [*chosen[:i], step, *chosen[i + 1 :]]))
+            loss = (step - chosen[i]) / lv.qi.ladder.top
+            trials.append((loss, i, step, [*chosen[:i], step, *chosen[i + 1 :]]))
+    trials.sort(key=lambda trial: trial[:2])
     keys = _RoundKeys(levels, chosen, model)
-    if keys.usable:
-        outcomes = pool.map(lambda trial: keys.outcome(trial[0], trial[1]), trials)
-    else:
-        outcomes = pool.map(partial(_evaluate, levels, model=model), [t for _, _, t in trials])
-    best = None
-    for (i, step, trial), outcome in zip(trials, outcomes, strict=True):
-        loss = (step - chosen[i]) / levels[i].qi.ladder.top
-        gain = (current.violating - outcome.violating) / loss
-        rank = (-gain, outcome.classes, loss, i)
-        if best is None or rank < best[0]:
-            best = (rank, trial, outcome)
+
+    def outcome(trial: tuple[float, int, int, list[int]]) -> _Outcome:
+        _, i, step, vector = trial
+        return keys.outcome(i, step) if keys.usable else _evaluate(levels, vector, model)
+
+    best: tuple[tuple[float, int, float, int], list[int], _Outcome] | None = None
+    while trials:
+        batch, trials = trials[:SEARCH_THREADS], trials[SEARCH_THREADS:]
+        for (loss, i, _, vector), found in zip(batch, pool.map(outcome, batch), strict=True):
+            gain = (current.violating - found.violating) / loss
+            rank = (-gain, found.classes, loss, i)
+            if best is None or rank < best[0]:
+                best = (rank, vector, found)
+        if best is not None:
+            trials = [t for t in trials if current.violating / t[0] >= -best[0][0]]
     return None if best is None else (best[1], best[2])
 
 
