@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -372,13 +372,16 @@ class _RoundKeys:
         chosen = list(self.chosen)
         if column is not None:
             chosen[column] = level
-        merged = _Merged(
-            chosen,
-            keys,
-            sizes,
-            [radix >> self.shift for radix in self.radix],
-            [lv.cards[at] for lv, at in zip(self.levels, self.chosen, strict=True)],
-        )
+        merged = None
+        if len(sizes) <= COMPRESS_BELOW * len(self.key):  # classes a merge would use
+            merged = _Merged(
+                chosen,
+                keys,
+                sizes,
+                [radix >> self.shift for radix in self.radix],
+                [lv.cards[at] for lv, at in zip(self.levels, self.chosen, strict=True)],
+            )
+        del keys
         failing = sizes < self.model.k
         smallest = int(sizes.min()) if len(sizes) else 0
         return _Outcome(
@@ -623,6 +626,7 @@ def choose_levels(
             # to pay for its copies is not even tried; it leaves the outcome as it is.
             if outcome.classes <= COMPRESS_BELOW * len(model.weights):
                 model.compress(levels, chosen, outcome)
+                outcome = replace(outcome, merged=None)  # used: free its classes
             if outcome.violating == rows:
                 step = _dividing_step(levels, chosen, estimate)
             else:
