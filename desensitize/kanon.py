@@ -251,17 +251,16 @@ class _Model:
         apart, so the rest of the search runs on fewer of them. An `outcome` at these
         levels that kept its classes gives them without sorting again."""
         found = outcome.merged if outcome is not None else None
-        if found is not None and list(found.chosen) == list(chosen):
-            if len(found.keys) > COMPRESS_BELOW * len(self.weights):
+        if found is None or found.chosen != list(chosen):
+            keys = _RoundKeys(levels, chosen, self)  # the rows model's classes, sorted
+            found = keys.outcome().merged if keys.usable else None
+            if keys.usable and found is None:
                 return False  # too few merges to pay for the copies
+        if found is not None:
             self.weights = found.rows
             for lv, at, radix, base in zip(levels, chosen, found.radix, found.bases, strict=True):
                 lv.position = lv.representatives(at)[(found.keys // radix) % base]
             return True
-        if levels and self.lcodes is None and self.ucodes is None:
-            keys = _RoundKeys(levels, chosen, self)
-            if keys.usable:
-                return keys.compress()
         codes, cards = _at(levels, chosen)
         for extra in (self.lcodes, self.ucodes):
             if extra is not None:
@@ -333,25 +332,6 @@ class _RoundKeys:
     @property
     def usable(self) -> bool:
         return self.key is not None
-
-    def compress(self) -> bool:
-        """`_Model.compress` for the rows model: sort the keys once, sum each class's rows,
-        and read each class's codes back from its key (used up: call this last)."""
-        key, self.key = self.key, None
-        key.sort()
-        cls = key >> self.shift
-        starts = np.flatnonzero(np.concatenate(([True], cls[1:] != cls[:-1])))
-        if len(starts) > COMPRESS_BELOW * len(key):
-            return False  # too few merges to pay for the copies
-        classes = cls[starts].astype(np.int64)
-        del cls
-        key &= (1 << self.shift) - 1
-        self.model.weights = np.add.reduceat(key, starts, dtype=np.int64)
-        del key, starts
-        for lv, at, radix in zip(self.levels, self.chosen, self.radix, strict=True):
-            digit = (classes // (radix >> self.shift)) % lv.cards[at]
-            lv.position = lv.representatives(at)[digit]
-        return True
 
     def outcome(self, column: int | None = None, level: int | None = None) -> _Outcome:
         """Rows per class with column `column` raised to `level` (or as chosen)."""
