@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from desensitize.combos import sorted_sizes
+from desensitize.combos import sorted_classes, sorted_sizes
 from desensitize.kanon import _Levels, _Model
 
 if TYPE_CHECKING:
@@ -104,16 +104,9 @@ class ClassKeys:
             present = np.flatnonzero(rows)
             return rows[present], present, radix
         key = self._key(chosen, self.radix, weights.astype(np.int64))
-        key.sort()
-        cls = key >> self.shift
-        starts = np.flatnonzero(np.concatenate(([True], cls[1:] != cls[:-1])))
-        key &= (1 << self.shift) - 1
+        rows, classes = sorted_classes(key, None, self.shift)
         outer = self.radix[0] * self.levels[0].cards[0]
-        return (
-            np.add.reduceat(key, starts),
-            cls[starts],
-            [outer >> self.shift] + [r >> self.shift for r in self.radix],
-        )
+        return rows, classes, [outer >> self.shift] + [r >> self.shift for r in self.radix]
 
     def violating(self, chosen: Sequence[int]) -> int:
         radix = self._dense(chosen)
@@ -123,7 +116,6 @@ class ClassKeys:
             rows = np.bincount(key, weights=weights, minlength=radix[0])
             return int(rows[(rows > 0) & (rows < self.model.k)].sum())
         key = self._key(chosen, self.radix, weights.astype(np.int64))
-        key.sort()
         sizes = sorted_sizes(key, None, self.shift)
         return int(sizes[sizes < self.model.k].sum())
 
